@@ -1,0 +1,1 @@
+"""Geography: PRIO-GRID cells, country outlines, distances and point-in-polygon."""
