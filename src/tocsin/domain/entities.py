@@ -7,7 +7,7 @@ import json
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from enum import StrEnum
+from enum import Enum
 
 from tocsin.domain.grading import InformationCredibility, SourceReliability
 from tocsin.domain.taxonomy import (
