@@ -36,6 +36,11 @@ ensure_venv() {
         log "creating .venv with $PY"
         "$PY" -m venv .venv
     fi
+    # A dev install also satisfies a plain one.
+    if [ -z "$extras" ] && [ -f .venv/.tocsin-installed-dev ] \
+        && [ "$(cat .venv/.tocsin-installed-dev)" = "$want" ]; then
+        return 0
+    fi
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
         log "installing Python packages (first run takes a few minutes)"
         .venv/bin/python -m pip install -q --upgrade pip >/dev/null

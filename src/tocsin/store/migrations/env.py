@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from tocsin.store.schema import metadata
+from tocsin.store.schema_all import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - only when someone runs the alembic CLI directly
