@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from tocsin.db_commands import app as db_app
+from tocsin.demo import demo
 
 app = typer.Typer(
     name="tocsin",
@@ -14,6 +15,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,  # locals can hold personal data
 )
 app.add_typer(db_app, name="db")
+app.command("demo")(demo)
 
 
 def main() -> None:  # pragma: no cover
