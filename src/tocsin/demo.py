@@ -105,5 +105,5 @@ def _scenario_file(country: str, months: int, seed: int) -> Path:
     from tocsin.scenario.generator import generate_scenario
 
     out = config.home() / "scenario" / f"{country.upper()}-{months}m-seed{seed}"
-    console.print(f"generating a synthetic scenario: {country.upper()}, {months} months, seed {seed}")
+    console.print(f"generating a scenario: {country.upper()}, {months} months, seed {seed}")
     return generate_scenario(country=country, months=months, seed=seed, out_dir=out, force=True)
