@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import typer
 
+from tocsin.api.commands import serve
 from tocsin.db_commands import app as db_app
 from tocsin.demo import demo
+from tocsin.ingest.commands import gazetteer_app, ingest
+from tocsin.scenario.commands import app as scenario_app
+from tocsin.security.commands import audit_app, users_app
+from tocsin.store.commands import app as events_app
+from tocsin.web.commands import sitrep
 
 app = typer.Typer(
     name="tocsin",
@@ -15,7 +21,15 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,  # locals can hold personal data
 )
 app.add_typer(db_app, name="db")
+app.add_typer(scenario_app, name="scenario")
 app.command("demo")(demo)
+app.add_typer(events_app, name="events")
+app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
+app.command("serve")(serve)
+app.command("ingest")(ingest)
+app.add_typer(gazetteer_app, name="gazetteer")
+app.command("sitrep")(sitrep)
 
 
 def main() -> None:  # pragma: no cover

@@ -1,0 +1,62 @@
+"""SMS through an outbound gateway adapter.
+
+``OutboundSms`` is defined here because ``tocsin.intake.gateways`` (which is to define the
+project-wide SMS gateway adapters) did not exist when this was written; once it does, this
+protocol should be replaced by an import of that one (same shape: send text to one number,
+get the gateway's message id back).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Protocol
+
+from tocsin.alerts.delivery.queue import DeliveryJob
+from tocsin.alerts.delivery.senders import DeliveryError
+
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+# GSM 03.38 basic alphabet: messages in it fit 160 characters a segment, others only 70.
+_GSM7 = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+
+
+class OutboundSms(Protocol):
+    def send(self, to: str, body: str) -> str:
+        """Send ``body`` to the E.164 number ``to``; return the gateway's message id.
+        Raise ``DeliveryError(permanent=True)`` for a refusal that retrying cannot fix."""
+        ...
+
+
+def check_phone_number(number: str) -> None:
+    if not E164.match(number):
+        raise ValueError(f"{number!r} is not an E.164 phone number such as +236700000000")
+
+
+def sms_capacity(text: str, segments: int) -> int:
+    """How many characters fit in ``segments`` concatenated segments for this text's alphabet."""
+    gsm = all(c in _GSM7 for c in text)
+    if segments <= 1:
+        return 160 if gsm else 70
+    return segments * (153 if gsm else 67)
+
+
+def fit_sms(text: str, max_segments: int = 3) -> str:
+    text = " ".join(text.split())
+    limit = sms_capacity(text, max_segments)
+    if len(text) <= limit:
+        return text
+    return text[: limit - 3].rstrip() + "..."
+
+
+class SmsSender:
+    def __init__(self, gateway: OutboundSms) -> None:
+        self._gateway = gateway
+
+    def send(self, job: DeliveryJob) -> None:
+        try:
+            check_phone_number(job.target)
+        except ValueError as exc:
+            raise DeliveryError(str(exc), permanent=True) from exc
+        self._gateway.send(job.target, job.payload)

@@ -1,0 +1,83 @@
+"""Runs due deliveries once; a scheduler (CLI loop, cron, API background task) calls it."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+
+from tocsin.alerts.delivery.queue import (
+    DEAD,
+    RetryPolicy,
+    claim_due,
+    mark_delivered,
+    mark_failed,
+)
+from tocsin.alerts.delivery.senders import DeliveryError, Sender
+
+
+@dataclass
+class WorkerReport:
+    delivered: int = 0
+    retried: int = 0
+    dead: int = 0
+
+
+class DeliveryWorker:
+    """Claims in one short transaction, sends outside any transaction (a slow receiver must not
+    hold database locks), and records each outcome in its own transaction."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        senders: Mapping[str, Sender],
+        *,
+        policy: RetryPolicy | None = None,
+        rng: random.Random | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._engine = engine
+        self._senders = senders
+        self._policy = policy or RetryPolicy()
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
+        self._clock = clock
+
+    def run_once(self, *, limit: int = 50) -> WorkerReport:
+        report = WorkerReport()
+        with self._engine.begin() as conn:
+            jobs = claim_due(conn, self._clock(), limit=limit)
+        for job in jobs:
+            sender = self._senders.get(job.kind)
+            error: DeliveryError | None = None
+            if sender is None:
+                error = DeliveryError(f"no sender configured for {job.kind!r}", permanent=True)
+            else:
+                try:
+                    sender.send(job)
+                except DeliveryError as exc:
+                    error = exc
+                except Exception as exc:  # noqa: BLE001 - any other failure is worth a retry
+                    error = DeliveryError(f"{type(exc).__name__}: {exc}")
+            with self._engine.begin() as conn:
+                now = self._clock()
+                if error is None:
+                    mark_delivered(conn, job, now)
+                    report.delivered += 1
+                    continue
+                status = mark_failed(
+                    conn,
+                    job,
+                    now,
+                    str(error),
+                    policy=self._policy,
+                    rng=self._rng,
+                    permanent=error.permanent,
+                )
+                if status == DEAD:
+                    report.dead += 1
+                else:
+                    report.retried += 1
+        return report

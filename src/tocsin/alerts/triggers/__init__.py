@@ -1,0 +1,1 @@
+"""Trigger definitions (``config``) and their evaluators, pure functions over plain inputs."""

@@ -1,0 +1,172 @@
+"""The FastAPI application factory.
+
+``create_app(engine=None, settings=None)`` builds one self-contained app: its own engine (or the
+one given), settings, keys and workers, all on ``app.state.services``. Routers live in
+``tocsin.api.routers``; a later module (intake, alerts) adds its router by passing it in
+``extra_routers`` or by adding one line to ``_ROUTERS`` below. See ``docs/api.md``.
+
+Layers of a request, outside in: access log (no query strings) -> security headers -> rate
+limits on public endpoints -> body size limit -> route. Each ``/api/v1`` route runs in a
+``UnitOfWorkRoute``: one transaction, audit entries inside it, commit before the response.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, HTTPException, Request
+from sqlalchemy import Engine
+
+from tocsin import __version__
+from tocsin.api import errors
+from tocsin.api.deps import resolve_principal
+from tocsin.api.exports_worker import ExportWorker
+from tocsin.api.middleware import AccessLog, BodyLimit, RateLimit, SecurityHeaders
+from tocsin.api.routers import (
+    aggregates,
+    audit,
+    auth,
+    events,
+    exports,
+    health,
+    imports,
+    reference,
+    users,
+)
+from tocsin.api.services import Services
+from tocsin.api.settings import Settings
+from tocsin.api.uow import UnitOfWork
+from tocsin.domain.taxonomy import CaseClass, SensitivityTier
+from tocsin.security import sessions as session_store
+from tocsin.security import throttle
+from tocsin.security.keys import KeyRing
+from tocsin.security.principal import Principal
+from tocsin.security.txn import write_transaction
+from tocsin.store.db import make_engine
+from tocsin.store.queries import Scope
+from tocsin.web import pages as web_pages
+
+log = logging.getLogger(__name__)
+
+_ROUTERS: tuple[APIRouter, ...] = (
+    health.router,
+    auth.router,
+    users.router,
+    audit.router,
+    events.router,
+    reference.router,
+    aggregates.router,
+    exports.router,
+    imports.router,
+)
+
+# The overview page shows counts and the latest events without per-field redaction or
+# per-record audit, so it is limited to what is never a restricted case.
+_OVERVIEW_TIERS = frozenset({SensitivityTier.PUBLIC, SensitivityTier.INTERNAL})
+_OVERVIEW_CLASSES = frozenset({CaseClass.GENERAL})
+
+
+def create_app(
+    engine: Engine | None = None,
+    settings: Settings | None = None,
+    *,
+    extra_routers: Iterable[APIRouter] = (),
+    background: bool = True,
+) -> FastAPI:
+    settings = settings or Settings.from_env()
+    engine = engine or make_engine()
+    services = Services(engine=engine, settings=settings, keys=KeyRing(settings.home))
+    services.exports = ExportWorker(services)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        thread = None
+        services.exports.start()
+        if background:
+            thread = threading.Thread(
+                target=_maintenance_loop, args=(services, stop), name="tocsin-maintenance"
+            )
+            thread.daemon = True
+            thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            services.exports.stop()
+            if thread is not None:
+                thread.join(timeout=10)
+
+    app = FastAPI(
+        title="Tocsin API",
+        version=__version__,
+        description="Events, incidents and early warning for the protection of civilians. "
+        "Every response is scoped to your role; restricted reads are audited.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url=None,  # Swagger UI needs inline scripts and a CDN: neither is allowed here
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.state.engine = engine  # read by the overview router's get_engine
+    errors.install(app)
+    for router in (*_ROUTERS, *extra_routers):
+        app.include_router(router)
+    _mount_overview(app)
+    web_pages.install(app)  # analyst pages, static files, language switch: docs/web.md
+
+    app.add_middleware(BodyLimit, limit_for=settings.body_limit_for)
+    app.add_middleware(RateLimit, rules=settings.rate_rules, buckets=services.buckets)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(AccessLog)
+    return app
+
+
+def overview_scope(request: Request) -> Scope:
+    """The signed-in viewer's scope, narrowed to non-restricted records; public otherwise."""
+    services: Services = request.app.state.services
+    uow = UnitOfWork(services.engine, writes=False, clock=services.settings.clock)
+    try:
+        principal = resolve_principal(request, uow, services)
+    except HTTPException:
+        principal = Principal.anonymous()
+    finally:
+        uow.rollback()
+    scope = principal.record_scope()
+    if scope.owner_user_id is not None or scope.is_empty:
+        return Scope.public()
+    return Scope(scope.tiers & _OVERVIEW_TIERS, scope.case_classes & _OVERVIEW_CLASSES)
+
+
+def _mount_overview(app: FastAPI) -> None:
+    try:
+        from tocsin.web import overview
+    except ImportError:  # the web package is optional for API-only deployments
+        log.warning("tocsin.web.overview not available; GET / is not served")
+        return
+    app.include_router(overview.router)
+    app.dependency_overrides[overview.get_scope] = overview_scope
+
+
+def _maintenance_loop(services: Services, stop: threading.Event) -> None:
+    """Periodic signed checkpoint, pruning of dead sessions and old login attempts, and
+    deletion of expired export files."""
+    interval = services.settings.maintenance_interval.total_seconds()
+    while not stop.wait(interval):
+        run_maintenance(services)
+
+
+def run_maintenance(services: Services) -> None:
+    now = services.settings.clock()
+    try:
+        services.checkpoint()
+        with write_transaction(services.engine) as conn:
+            session_store.prune(conn, now)
+            throttle.prune(conn, now, services.settings.throttle)
+        if services.exports is not None:
+            services.exports.expire(now)
+    except Exception:  # maintenance must never take the server down; it retries next round
+        log.exception("maintenance round failed")

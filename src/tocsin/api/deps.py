@@ -1,0 +1,142 @@
+"""Dependencies every router uses: the services, the request's unit of work, the principal
+and permission checks.
+
+Authentication, in order:
+
+1. ``Authorization: Bearer tcn_...``: a personal API token (no CSRF: browsers never send it
+   on their own). A present but invalid token is a 401, never a silent fall back.
+2. The session cookie. Unsafe methods must carry the session's CSRF token in
+   ``X-CSRF-Token`` and, if the browser sent an ``Origin``, it must be this server.
+3. Otherwise the request is anonymous, with the ``public`` role.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from datetime import datetime
+
+from fastapi import Depends, HTTPException, Request
+
+from tocsin.api.services import Services
+from tocsin.api.uow import SAFE_METHODS, UnitOfWork, get_uow
+from tocsin.security import sessions, tokens
+from tocsin.security.policies import Permission
+from tocsin.security.principal import Principal
+from tocsin.security.txn import write_transaction
+from tocsin.security.users import get_user
+
+COOKIE_NAMES = ("__Host-" + sessions.COOKIE_NAME, sessions.COOKIE_NAME)
+TOKEN_TOUCH_EVERY = sessions.TOUCH_EVERY
+
+
+async def get_services(request: Request) -> Services:  # async: no I/O, no thread hop
+    return request.app.state.services
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def session_cookie(request: Request) -> str | None:
+    for name in COOKIE_NAMES:
+        value = request.cookies.get(name)
+        if value:
+            return value
+    return None
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise HTTPException(401, "malformed Authorization header", {"WWW-Authenticate": "Bearer"})
+    return value.strip()
+
+
+def _same_origin(request: Request) -> bool:
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        # Browsers send Origin on every cross-site unsafe request; its absence means a
+        # same-site navigation or a non-browser client, both fine next to the CSRF token.
+        return origin is None
+    expected = f"{request.url.scheme}://{request.headers.get('host', '')}"
+    return hmac.compare_digest(origin, expected)
+
+
+def _touch(uow: UnitOfWork, fn: Callable[..., None], *args: object) -> None:
+    """Bookkeeping writes (last seen) without turning a read request into a write one."""
+    if uow.writes or not uow.sqlite:
+        fn(uow.conn, *args)
+    else:
+        with write_transaction(uow.engine) as conn:
+            fn(conn, *args)
+
+
+def resolve_principal(request: Request, uow: UnitOfWork, services: Services) -> Principal:
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    now: datetime = services.settings.clock()
+    principal = Principal.anonymous()
+    bearer = _bearer(request)
+    if bearer is not None:
+        info = tokens.resolve(uow.conn, bearer, now)
+        user = get_user(uow.conn, info.user_id) if info else None
+        if info is None or user is None or user.disabled:
+            raise HTTPException(
+                401,
+                "invalid, expired or revoked API token",
+                {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+        if info.last_used_at is None or now - info.last_used_at >= TOKEN_TOUCH_EVERY:
+            _touch(uow, tokens.touch, info.id, now)
+        principal = Principal(
+            user.id, user.username, user.role, "token", info.scopes, token_id=info.id
+        )
+    elif (cookie := session_cookie(request)) is not None:
+        info_s = sessions.resolve(uow.conn, cookie, now, services.settings.sessions)
+        user = get_user(uow.conn, info_s.user_id) if info_s else None
+        if info_s is not None and user is not None and not user.disabled:
+            if request.method not in SAFE_METHODS:
+                presented = request.headers.get(sessions.CSRF_HEADER)
+                if not (_same_origin(request) and info_s.csrf_matches(presented)):
+                    raise HTTPException(403, "missing or invalid CSRF token (X-CSRF-Token)")
+            if sessions.needs_touch(info_s, now):
+                _touch(uow, sessions.touch, info_s.id, now)
+            principal = Principal(user.id, user.username, user.role, "session", session=info_s)
+    request.state.principal = principal
+    return principal
+
+
+def current_principal(
+    request: Request,
+    uow: UnitOfWork = Depends(get_uow),
+    services: Services = Depends(get_services),
+) -> Principal:
+    return resolve_principal(request, uow, services)
+
+
+def require(permission: Permission) -> Callable[..., Principal]:
+    """Dependency factory: the principal, if it holds ``permission``; else 401 or 403."""
+
+    async def dependency(principal: Principal = Depends(current_principal)) -> Principal:
+        if principal.can(permission):
+            return principal
+        if not principal.authenticated:
+            raise HTTPException(401, "authentication required", {"WWW-Authenticate": "Bearer"})
+        raise HTTPException(403, f"your role may not do this ({permission.value})")
+
+    dependency.__name__ = f"require_{permission.name.lower()}"
+    return dependency
+
+
+async def require_session(principal: Principal = Depends(current_principal)) -> Principal:
+    """Account management needs an interactive (2FA-checked) session, not a token."""
+    if principal.auth != "session":
+        if not principal.authenticated:
+            raise HTTPException(401, "authentication required", {"WWW-Authenticate": "Bearer"})
+        raise HTTPException(403, "this needs a logged-in session, not an API token")
+    return principal

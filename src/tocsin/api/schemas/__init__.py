@@ -1,0 +1,1 @@
+"""Request and response models. Every request model forbids unknown fields."""

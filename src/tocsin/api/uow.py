@@ -1,0 +1,194 @@
+"""One transaction per request, with the request's audit entries inside it.
+
+Handlers get the ``UnitOfWork`` of their request (``Depends(get_uow)``), use ``uow.conn`` for
+every query and call ``uow.audit(...)`` for what must be recorded. ``UnitOfWorkRoute`` commits
+after the handler has produced its complete response and *before* that response is sent: the
+audit entries are appended in the same transaction as the change, and if the commit fails the
+client gets a 500 and none of the data. A handler returning an error status is rolled back,
+unless it committed on purpose first (failed logins must count).
+
+SQLite has one writer at a time. Requests with unsafe methods start with ``BEGIN IMMEDIATE``
+so they never fail half-way on a lock upgrade. Read requests run in a plain read snapshot; if
+they read restricted records, their (empty) read transaction ends and the audit entries are
+appended in a short ``BEGIN IMMEDIATE`` transaction, still before the response leaves. On
+PostgreSQL every request is a single transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+from sqlalchemy import Connection, Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse, StreamingResponse
+
+from tocsin.security import audit
+from tocsin.security.audit import Actor, PendingEntry
+
+log = logging.getLogger(__name__)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class UnitOfWork:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        writes: bool,
+        clock: Callable[[], datetime],
+        on_audited: Callable[[int], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.writes = writes
+        self.clock = clock
+        self._conn: Connection | None = None
+        self._pending: list[PendingEntry] = []
+        self._on_audited = on_audited
+        self.done = False
+
+    @property
+    def sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @property
+    def conn(self) -> Connection:
+        if self.done:
+            raise RuntimeError("this request's transaction is already finished")
+        if self._conn is None:
+            self._conn = self.engine.connect()
+            if self.writes and self.sqlite:
+                self._conn.exec_driver_sql("BEGIN IMMEDIATE")
+        return self._conn
+
+    def read_only(self) -> None:
+        """Declares a POST that only reads (a search): no write lock on SQLite."""
+        if self._conn is None:
+            self.writes = False
+
+    def audit(
+        self,
+        actor: Actor,
+        action: str,
+        target: str,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        audit.canonical_details(details or {})  # refuse secrets now, not at commit
+        self._pending.append(PendingEntry(actor, action, target, dict(details or {})))
+
+    def commit(self) -> None:
+        if self.done:
+            return
+        appended = 0
+        try:
+            if self._pending:
+                conn = self.conn
+                if self.sqlite and not self.writes:
+                    conn.commit()  # end the read snapshot; nothing was written in it
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                appended = len(audit.append(conn, self._pending, self.clock()))
+                self._pending.clear()
+            if self._conn is not None:
+                self._conn.commit()
+        finally:
+            self._close()
+        if appended and self._on_audited is not None:
+            self._on_audited(appended)
+
+    def rollback(self) -> None:
+        if self.done:
+            return
+        try:
+            if self._conn is not None:
+                self._conn.rollback()
+        finally:
+            self._close()
+
+    def _close(self) -> None:
+        self.done = True
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def _has_handler(request: Request, exc: Exception) -> bool:
+    handlers = request.app.exception_handlers
+    return any(cls in handlers for cls in type(exc).__mro__ if cls is not Exception)
+
+
+async def get_uow(request: Request) -> UnitOfWork:
+    # async: no I/O here, and a sync dependency would cost a thread-pool hop per request
+    uow = getattr(request.state, "uow", None)
+    if uow is None:  # a route outside UnitOfWorkRoute asked for it: a programming error
+        raise RuntimeError("get_uow used on a route that is not a UnitOfWorkRoute")
+    return uow
+
+
+class UnitOfWorkRoute(APIRoute):
+    """Route class that wraps each request in a ``UnitOfWork``."""
+
+    read_only = False  # True: an unsafe method that only reads (no SQLite write lock)
+
+    def get_route_handler(self) -> Callable[[Request], Any]:
+        original = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            services = request.app.state.services
+            uow = UnitOfWork(
+                services.engine,
+                writes=not self.read_only and request.method not in SAFE_METHODS,
+                clock=services.settings.clock,
+                on_audited=services.note_audited,
+            )
+            request.state.uow = uow
+            try:
+                response = await original(request)
+            except Exception as exc:
+                await run_in_threadpool(uow.rollback)
+                if _has_handler(request, exc):
+                    raise  # HTTPException, validation and query errors: rendered by FastAPI
+                # Rendered here, inside the middleware stack, so it still gets the security
+                # headers (a 500 from Starlette's outermost handler would not).
+                incident = uuid.uuid4().hex[:12]
+                log.error(
+                    "unhandled %s on %s %s [incident %s]",
+                    type(exc).__name__,
+                    request.method,
+                    request.url.path,
+                    incident,
+                    exc_info=exc,
+                )
+                return JSONResponse(
+                    {"detail": "internal error", "incident": incident}, status_code=500
+                )
+            except BaseException:
+                await run_in_threadpool(uow.rollback)
+                raise
+            if isinstance(response, StreamingResponse) and not uow.done:
+                # A streamed body would be produced after the commit, outside the transaction
+                # and after the audit: handlers must materialise, or stream from a file.
+                await run_in_threadpool(uow.rollback)
+                raise RuntimeError("streaming responses must not depend on the request's uow")
+            if response.status_code >= 400:
+                await run_in_threadpool(uow.rollback)
+                return response
+            try:
+                await run_in_threadpool(uow.commit)
+            except Exception:
+                log.exception("commit failed; the response was not sent")
+                return JSONResponse({"detail": "the change could not be saved"}, status_code=503)
+            return response
+
+        return handler
+
+
+class ReadOnlyRoute(UnitOfWorkRoute):
+    """For a POST that only reads (a search with a body) or that writes through its own
+    transactions (file imports): the request's unit of work takes no write lock up front."""
+
+    read_only = True

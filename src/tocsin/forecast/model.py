@@ -1,0 +1,381 @@
+"""The Tocsin forecaster: a LightGBM hurdle model for counts, mixed with the unit's own history.
+
+For a unit, an origin month ``t`` (the last month of data) and a step ``s``, it forecasts the
+distribution of fatalities in month ``t + s``:
+
+1. a classifier gives ``p = P(y > 0)``;
+2. a regressor, trained on the positive months only, gives the centre ``mu`` of
+   ``log1p(y) | y > 0``; the spread around it is the empirical distribution of *out-of-sample*
+   residuals (see below), so the forecast is as wide as the model's real errors;
+3. the resulting hurdle distribution is mixed with the unit's last 12 months taken as equally
+   likely outcomes ("conflictology"), with weight ``w``.
+
+Direct multi-step: one pair of models for all steps, with the step as a feature; training rows are
+(unit, origin, step) with ``origin + step <= cut-off``.
+
+Time-series validation inside the training data chooses the residual distribution and ``w``:
+the models are first fitted on targets up to ``cut-off - validation_months``, scored on the later
+months (still before the cut-off), then refitted on everything. Nothing beyond the history given
+to :func:`forecast` is ever read: backtests pass a panel truncated at the cut-off.
+
+Draws are quantiles of the mixture distribution on an evenly spaced probability grid, shuffled by
+the seed: deterministic for a seed, with less Monte-Carlo noise than random sampling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+import lightgbm as lgb
+import numpy as np
+
+from tocsin.forecast import baselines, features
+from tocsin.forecast.panel import HistoryTooShortError, Panel
+from tocsin.forecast.registry import partitions
+from tocsin.forecast.samples import SampleForecast
+
+MODEL_NAME = "tocsin"
+MODEL_VERSION = "tocsin-hurdle-lgbm-1"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    n_estimators: int = 250
+    learning_rate: float = 0.05
+    num_leaves: int = 31
+    min_child_samples: int = 40
+    feature_fraction: float = 0.8
+    bagging_fraction: float = 0.8
+    threads: int = 2
+    # Training origins: at most this many months back from the cut-off (None: all).
+    history_months: int | None = None
+    # Rows of units with no fatality (own or neighbours') in the last 36 months are "cold":
+    # keep this share of them, weighted up accordingly (PRIO-GRID panels are mostly cold).
+    cold_rate: float = 1.0
+    # Steps drawn per (unit, origin) when training (None: every step).
+    steps_per_origin: int | None = None
+    validation_months: int = 12
+    mix_weights: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
+    min_training_months: int = 6
+    min_positive_rows: int = 30
+    residuals_per_bin: int = 150
+    use_covariates: bool = True
+
+
+@dataclass(frozen=True)
+class ResidualBins:
+    """Residual distributions by bins of the predicted level ``mu``: large counts are relatively
+    less volatile than small ones, so one pooled spread would give them absurd tails."""
+
+    edges: np.ndarray  # inner bin edges on mu, ascending (len = bins - 1)
+    residuals: tuple[np.ndarray, ...]  # sorted residuals per bin
+
+    @classmethod
+    def from_validation(cls, mu: np.ndarray, residuals: np.ndarray, per_bin: int) -> ResidualBins:
+        n_bins = int(max(1, min(MAX_RESIDUAL_BINS, len(mu) // per_bin)))
+        order = np.argsort(mu, kind="stable")
+        chunks = np.array_split(order, n_bins)
+        edges = np.array([mu[c[0]] for c in chunks[1:]])
+        return cls(edges, tuple(np.sort(residuals[c]) for c in chunks))
+
+    def quantiles(self, mu: np.ndarray, levels: np.ndarray) -> np.ndarray:
+        """Residual quantile ``levels[i]`` of the bin of ``mu[i]``."""
+        which = np.searchsorted(self.edges, mu, side="right")
+        out = np.empty(len(levels))
+        for b, res in enumerate(self.residuals):
+            rows = which == b
+            if rows.any():
+                out[rows] = np.quantile(res, levels[rows])
+        return out
+
+
+MAX_RESIDUAL_BINS = 5
+
+
+@dataclass
+class FittedModel:
+    config: ModelConfig
+    feature_names: list[str]
+    classifier: lgb.Booster
+    regressor: lgb.Booster
+    residuals: ResidualBins  # out-of-sample residuals of log1p(y) | y > 0, by predicted level
+    mix_weight: float
+    validation: dict = field(default_factory=dict)
+
+
+def forecast(
+    history: Panel,
+    target: str,
+    months: Sequence[int],
+    n_draws: int,
+    seed: int,
+    *,
+    config: ModelConfig | None = None,
+    neighbours: Mapping[object, Sequence[object]] | None = None,
+    second_ring: Mapping[object, Sequence[object]] | None = None,
+) -> tuple[SampleForecast, FittedModel, np.ndarray]:
+    """Fit on ``history`` and forecast ``months`` for the units present in its last month.
+
+    Returns the draws, the fitted model and the feature rows of the forecasts (units x months x
+    features) used for explanations.
+    """
+    config = config or ModelConfig()
+    cutoff = history.last_month
+    steps = sorted({int(m) - cutoff for m in months})
+    if steps[0] < 1:
+        raise ValueError(f"forecast months must be after the history's last month {cutoff}")
+    first_origin = None
+    if config.history_months is not None:
+        first_origin = cutoff - config.history_months - max(steps)
+    cube = features.build_features(
+        history, target, neighbours=neighbours, second_ring=second_ring,
+        first_origin=first_origin, covariates=config.use_covariates,
+    )
+    y, y_months = history.dense(target, cube.units)
+    rng = np.random.default_rng(seed)
+    fitted = fit(cube, y, y_months, steps, cutoff, config, rng, history, target)
+    units_now = history.units_at(cutoff)
+    rows = cube.units.searchsorted(units_now) if _sorted(cube.units) else _positions(
+        cube.units, units_now)
+    x_now = cube.at(cutoff)[rows]
+    draws, design = _predict_draws(fitted, x_now, steps, history, target, units_now, n_draws,
+                                   rng)
+    out = SampleForecast(history.unit, units_now, np.asarray(months), draws)
+    return out, fitted, design
+
+
+def _sorted(a: np.ndarray) -> bool:
+    try:
+        return bool(np.all(a[:-1] <= a[1:]))
+    except TypeError:
+        return False
+
+
+def _positions(units: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    index = {u: i for i, u in enumerate(units.tolist())}
+    return np.array([index[u] for u in wanted.tolist()])
+
+
+# --- training -------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainingSet:
+    x: np.ndarray
+    y: np.ndarray
+    weight: np.ndarray
+    target_month: np.ndarray
+    conflictology: np.ndarray  # (rows, 12) the unit's 12 months up to the row's origin
+
+
+def training_rows(
+    cube: features.FeatureCube,
+    y: np.ndarray,
+    y_months: np.ndarray,
+    steps: Sequence[int],
+    cutoff: int,
+    config: ModelConfig,
+    rng: np.random.Generator,
+) -> TrainingSet:
+    """(unit, origin, step) rows whose target month is at or before ``cutoff``."""
+    offset = int(cube.months[0] - y_months[0])  # y column of cube origin 0
+    names = cube.names
+    cold_source = [names.index(n) for n in ("y_sum36", "nb1_sum36") if n in names]
+    xs, ys, ws, tms, confs = [], [], [], [], []
+    n_units, n_origins = cube.values.shape[:2]
+    steps = np.asarray(steps)
+    for oi in range(n_origins):
+        origin = int(cube.months[oi])
+        usable = steps[origin + steps <= cutoff]
+        if usable.size == 0:
+            continue
+        if config.steps_per_origin is not None and usable.size > config.steps_per_origin:
+            usable = rng.choice(usable, size=config.steps_per_origin, replace=False)
+        x_o = cube.values[:, oi, :]
+        present = ~np.isnan(y[:, offset + oi])
+        cold = np.ones(n_units, dtype=bool)
+        for k in cold_source:
+            cold &= ~(np.nan_to_num(x_o[:, k]) > 0)
+        conf = _conflictology_at(y, offset + oi)
+        for s in usable:
+            target_col = offset + oi + int(s)
+            y_t = y[:, target_col]
+            keep = present & ~np.isnan(y_t)
+            weight = np.ones(n_units)
+            if config.cold_rate < 1.0:
+                sampled = rng.random(n_units) < config.cold_rate
+                keep &= ~cold | sampled | (y_t > 0)
+                weight = np.where(cold & ~(y_t > 0), 1.0 / config.cold_rate, 1.0)
+            idx = np.flatnonzero(keep)
+            if idx.size == 0:
+                continue
+            xs.append(np.column_stack([x_o[idx], np.full(idx.size, s, dtype=np.float32)]))
+            ys.append(y_t[idx])
+            ws.append(weight[idx])
+            tms.append(np.full(idx.size, origin + int(s)))
+            confs.append(conf[idx])
+    if not xs:
+        raise HistoryTooShortError(
+            f"history too short to train: no (origin, step) pair ends by month {cutoff}"
+        )
+    return TrainingSet(np.vstack(xs).astype(np.float32), np.concatenate(ys),
+                       np.concatenate(ws), np.concatenate(tms), np.vstack(confs))
+
+
+def _conflictology_at(y: np.ndarray, col: int) -> np.ndarray:
+    """Each unit's 12 values up to month column ``col`` (the conflictology draws there)."""
+    window = y[:, max(0, col - baselines.CONFLICTOLOGY_DRAWS + 1) : col + 1]
+    filled = window.copy()
+    filled[np.isnan(filled).all(axis=1)] = 0.0  # no history at all: nothing to repeat
+    return baselines.spread_to_draws(filled, baselines.CONFLICTOLOGY_DRAWS).astype(np.float32)
+
+
+def fit(
+    cube: features.FeatureCube,
+    y: np.ndarray,
+    y_months: np.ndarray,
+    steps: Sequence[int],
+    cutoff: int,
+    config: ModelConfig,
+    rng: np.random.Generator,
+    history: Panel,
+    target: str,
+) -> FittedModel:
+    n_months = int(np.sum(~np.isnan(y), axis=1).max()) if y.size else 0
+    if n_months < config.min_training_months:
+        raise HistoryTooShortError(
+            f"history too short to train: {n_months} month(s) of {target!r}, at least "
+            f"{config.min_training_months} needed"
+        )
+    data = training_rows(cube, y, y_months, steps, cutoff, config, rng)
+    if int((data.y > 0).sum()) < config.min_positive_rows:
+        raise HistoryTooShortError(
+            f"history too short to train: only {int((data.y > 0).sum())} training rows with "
+            f"fatalities (at least {config.min_positive_rows} needed)"
+        )
+    names = [*cube.names, "step"]
+    split = cutoff - config.validation_months
+    early = data.target_month <= split
+    late = ~early
+    residuals, mix_weight, validation = None, 0.0, {}
+    if early.sum() > 0 and late.sum() > 0 and (data.y[early] > 0).sum() >= config.min_positive_rows:
+        clf, reg = _fit_pair(data, early, config)
+        p = clf.predict(data.x[late])
+        mu = reg.predict(data.x[late])
+        pos = data.y[late] > 0
+        if pos.sum() >= 10:
+            residuals = ResidualBins.from_validation(
+                mu[pos], np.log1p(data.y[late][pos]) - mu[pos], config.residuals_per_bin)
+            mix_weight, validation = _choose_mix(p, mu, residuals, data.y[late],
+                                                 data.conflictology[late], config)
+    clf, reg = _fit_pair(data, np.ones(len(data.y), dtype=bool), config)
+    if residuals is None:
+        # Too little validation data: fall back on in-sample residuals, widened by the ratio
+        # typical of boosted trees (documented in docs/forecast.md).
+        pos = data.y > 0
+        mu_in = reg.predict(data.x[pos])
+        residuals = ResidualBins.from_validation(
+            mu_in, (np.log1p(data.y[pos]) - mu_in) * 1.5, config.residuals_per_bin)
+        validation = {"fallback": "in-sample residuals x 1.5"}
+    return FittedModel(config, names, clf, reg, residuals, mix_weight, validation)
+
+
+def _lgb_params(config: ModelConfig, objective: str, seed: int) -> dict:
+    return {
+        "objective": objective,
+        "learning_rate": config.learning_rate,
+        "num_leaves": config.num_leaves,
+        "min_child_samples": config.min_child_samples,
+        "feature_fraction": config.feature_fraction,
+        "bagging_fraction": config.bagging_fraction,
+        "bagging_freq": 1,
+        "num_threads": config.threads,
+        "seed": seed,
+        "deterministic": True,
+        "force_row_wise": True,
+        "max_bin": 63,
+        "verbosity": -1,
+    }
+
+
+def _fit_pair(data: TrainingSet, rows: np.ndarray, config: ModelConfig):  # noqa: ANN202
+    x, y, w = data.x[rows], data.y[rows], data.weight[rows]
+    clf = lgb.train(_lgb_params(config, "binary", 1),
+                    lgb.Dataset(x, label=(y > 0).astype(float), weight=w),
+                    num_boost_round=config.n_estimators)
+    pos = y > 0
+    reg = lgb.train(_lgb_params(config, "regression", 2),
+                    lgb.Dataset(x[pos], label=np.log1p(y[pos])),
+                    num_boost_round=config.n_estimators)
+    return clf, reg
+
+
+# --- draws -----------------------------------------------------------------------------------------
+
+
+def hurdle_quantiles(p: np.ndarray, mu: np.ndarray, residuals: ResidualBins,
+                     n: int) -> np.ndarray:
+    """``n`` draws per row: quantiles of the hurdle distribution on an even probability grid."""
+    levels = (np.arange(n) + 0.5) / n
+    zero_share = 1 - np.clip(p, 0, 1)
+    out = np.zeros((len(p), n))
+    pos_level = (levels[None, :] - zero_share[:, None]) / np.maximum(p[:, None], 1e-12)
+    positive = pos_level > 0
+    mu_rep = np.repeat(mu[:, None], n, axis=1)[positive]
+    r = residuals.quantiles(mu_rep, np.clip(pos_level, 0, 1)[positive])
+    values = np.expm1(mu_rep + r)
+    out[positive] = np.maximum(1, np.round(values))
+    return out
+
+
+def mixture_draws(model_draws: np.ndarray, conflictology: np.ndarray, w: float) -> np.ndarray:
+    """Replace a share ``w`` of each row's draws by the unit's 12 last values, evenly."""
+    n = model_draws.shape[1]
+    k = int(round(w * n))
+    if k == 0:
+        return model_draws
+    # Keep model draws at evenly spaced quantile positions so both parts stay representative.
+    keep = np.linspace(0, n - 1, n - k).round().astype(int)
+    conf_idx = np.floor(np.arange(k) * conflictology.shape[1] / k).astype(int)
+    return np.concatenate([model_draws[:, keep], np.sort(conflictology, axis=1)[:, conf_idx]],
+                          axis=1)
+
+
+def _choose_mix(p, mu, residuals, y, conf, config):  # noqa: ANN001, ANN202
+    import scoringrules as sr
+
+    base = hurdle_quantiles(p, mu, residuals, 100)
+    scores = {}
+    for w in config.mix_weights:
+        draws = mixture_draws(base, conf, w)
+        scores[w] = float(np.mean(sr.crps_ensemble(y, np.sort(draws, axis=1), estimator="qd",
+                                                   sorted_ensemble=True)))
+    best = min(scores, key=scores.get)
+    return best, {"validation_crps_by_weight": scores, "mix_weight": best}
+
+
+def _predict_draws(fitted, x_now, steps, history, target, units_now, n_draws, rng):  # noqa: ANN001, ANN202
+    _, conf = baselines.conflictology_values(history, target)
+    n_units = len(units_now)
+    draws = np.zeros((n_units, len(steps), n_draws), dtype=np.int64)
+    design = np.zeros((n_units, len(steps), x_now.shape[1] + 1), dtype=np.float32)
+    for j, s in enumerate(steps):
+        x = np.column_stack([x_now, np.full(n_units, s, dtype=np.float32)])
+        design[:, j, :] = x
+        p = fitted.classifier.predict(x)
+        mu = fitted.regressor.predict(x)
+        base = hurdle_quantiles(p, mu, fitted.residuals, n_draws)
+        mixed = mixture_draws(base, conf, fitted.mix_weight)
+        # Draw order carries no meaning; shuffle it so draw k is not "the k-th quantile".
+        perm = rng.permuted(np.tile(np.arange(n_draws), (n_units, 1)), axis=1)
+        draws[:, j, :] = np.take_along_axis(mixed, perm, axis=1).astype(np.int64)
+    return draws, design
+
+
+def with_overrides(config: ModelConfig, **overrides: object) -> ModelConfig:
+    return replace(config, **overrides)
+
+
+def steps_of(months: Sequence[int], cutoff: int) -> list[int]:
+    return sorted({int(m) - cutoff for m in months if partitions.target_month(cutoff, 0) < m})

@@ -1,0 +1,283 @@
+"""Import one file into the store: detect its format, stream it, write it in one transaction.
+
+Rules (also in ``docs/ingest.md``):
+
+- **One file, one transaction.** A fatal error (unreadable file, undecodable text, truncated
+  file, wrong columns, malformed JSON, a mixed encoding found mid-file) raises
+  :class:`FatalImportError`; the transaction is rolled back and the store is exactly as it
+  was: no events, no actors, no import run.
+- **Row problems are never dropped silently.** Each goes to ``import_problems`` with its line
+  number (the physical line a CSV record starts on; the 1-based record number in a JSON array
+  or FeatureCollection), its reason and the raw row:
+
+  - *rejected* (quarantined, not imported): a row that cannot be read (bad number, bad date,
+    unknown violence type, wrong field count, missing id) or that breaks a domain invariant
+    (``Event.problems``: date before 1946 or in the future, end before start, coordinates out
+    of range or only one of them, negative fatalities, a country code that is not 3 letters),
+    and a repeated original id within the same file (the *first* row with an id is imported,
+    so a re-import of the same file gives the same result);
+  - *kept* (imported, with a warning): a row the adapter could repair without guessing, e.g.
+    UCDP low/best/high estimates out of order (widened to min/max), an unknown country name
+    (code left empty), a censored location (coordinates left empty).
+
+- **Idempotent.** Events are keyed on (dataset, original id) and written by ``EventWriter``
+  in batches of :data:`BATCH_SIZE`; an unchanged record is not touched, a changed one is
+  updated in place.
+- **Bounded memory.** Files are read as streams; at most one batch of events is held at a
+  time, and repeated ids are detected through a temporary table, not an in-memory set.
+- The summary's ``errors`` lists the first :data:`MAX_REPORTED_ERRORS` rejected rows;
+  ``rejected`` has the total, and ``import_problems`` has them all.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, text, update
+
+from tocsin.domain.entities import Event
+from tocsin.ingest import formats
+from tocsin.ingest.base import FatalImportError, Parsed, Rejected, render_raw
+from tocsin.ingest.textio import CountingReader, detect_encoding, peek
+from tocsin.store import schema as s
+from tocsin.store.event_writer import EventWriter, WriteCounts
+from tocsin.store.import_runs import Problem, finish_run, record_problems, start_run
+
+BATCH_SIZE = 5000
+MAX_REPORTED_ERRORS = 1000
+PROBLEM_BATCH = 1000
+_SEEN_TABLE = "tocsin_ingest_seen"
+
+ProgressCallback = Callable[[int, int], None]  # (bytes read, total bytes)
+
+__all__ = [
+    "BATCH_SIZE",
+    "MAX_REPORTED_ERRORS",
+    "FatalImportError",
+    "IngestReport",
+    "detect_format",
+    "ingest_file",
+]
+
+
+@dataclass(slots=True)
+class IngestReport:
+    path: str
+    format: str
+    dataset: str
+    run_id: int | None = None
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    warnings: int = 0
+    notes: list[str] = field(default_factory=list)
+    errors: list[dict[str, object]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        """The summary object of ``tocsin ingest --json``, with exactly these keys."""
+        return {
+            "read": self.read,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+            "errors": list(self.errors),
+        }
+
+    def to_json_text(self) -> str:
+        return json.dumps(self.to_json(), ensure_ascii=False)
+
+
+def detect_format(path: str | Path) -> str:
+    """One of ``formats.FORMAT_NAMES``, from the file's first bytes. Raises FatalImportError."""
+    return formats.detect(Path(path))
+
+
+def ingest_file(
+    engine: Engine,
+    path: str | Path,
+    fmt: str | None = None,
+    *,
+    dataset_version: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> IngestReport:
+    """Import ``path`` in one transaction and return what happened."""
+    path = Path(path)
+    if not path.exists():
+        raise FatalImportError(f"no such file: {path}")
+    if not path.is_file():
+        raise FatalImportError(f"not a file: {path}")
+    if fmt is None:
+        fmt = formats.detect(path)
+    elif fmt not in formats.FORMAT_NAMES:
+        raise FatalImportError(
+            f"unknown format {fmt!r}; choose one of {', '.join(formats.FORMAT_NAMES)}"
+        )
+    encoding, note = detect_encoding(peek(path))
+    today = max(date.today(), datetime.now(UTC).date())
+
+    raw = CountingReader(path)
+    try:
+        with engine.begin() as conn:
+            reader = formats.open_reader(fmt, raw, encoding, path, dataset_version)
+            report = IngestReport(str(path), fmt, reader.dataset)
+            if note:
+                report.notes.append(note)
+            run_id = start_run(
+                conn,
+                dataset=reader.dataset,
+                dataset_version=dataset_version or getattr(reader, "dataset_version", None),
+                fmt=fmt,
+                source_name=path.name,
+                source_sha256="",
+            )
+            report.run_id = run_id
+            _import(
+                conn, run_id, _guarded(iter(reader), raw, encoding), report, today, raw, progress
+            )
+            raw.read_to_end()
+            conn.execute(
+                update(s.import_runs)
+                .where(s.import_runs.c.id == run_id)
+                .values(source_sha256=raw.sha256)
+            )
+            counts = WriteCounts(report.inserted, report.updated, report.unchanged)
+            finish_run(conn, run_id, read=report.read, counts=counts, rejected=report.rejected)
+            _drop_seen_table(conn)
+    finally:
+        raw.dispose()
+    if progress is not None:
+        progress(raw.total, raw.total)
+    return report
+
+
+def _guarded(records: Iterator, raw: CountingReader, encoding: str) -> Iterator:  # type: ignore[type-arg]
+    """Turns a decoding failure deep inside a parser into a clear fatal error."""
+    try:
+        yield from records
+    except UnicodeDecodeError as exc:
+        raise FatalImportError(
+            f"near byte {raw.bytes_read}: the text is not valid {encoding} ({exc.reason}); "
+            "the file mixes encodings or is damaged"
+        ) from exc
+
+
+def _import(
+    conn: Connection,
+    run_id: int,
+    records: Iterator,  # type: ignore[type-arg]
+    report: IngestReport,
+    today: date,
+    raw: CountingReader,
+    progress: ProgressCallback | None,
+) -> None:
+    writer = EventWriter(conn, run_id)
+    seen = _SeenIds(conn)
+    batch: list[tuple[int, Event, object]] = []
+    problems: list[Problem] = []
+
+    def reject(line: int | None, reason: str, raw_row: object) -> None:
+        report.rejected += 1
+        if len(report.errors) < MAX_REPORTED_ERRORS:
+            report.errors.append({"line": line, "reason": reason})
+        problems.append(Problem(line, reason, "rejected", render_raw(raw_row)))  # type: ignore[arg-type]
+
+    def flush() -> None:
+        if batch:
+            kept: list[Event] = []
+            for line, event, raw_row, first_line in seen.filter(batch):
+                if first_line is None:
+                    kept.append(event)
+                else:
+                    reject(
+                        line,
+                        f"id {event.provenance.original_id!r} appears again (first at line "
+                        f"{first_line}); the first row is kept",
+                        raw_row,
+                    )
+            counts = writer.write(kept)
+            report.inserted += counts.inserted
+            report.updated += counts.updated
+            report.unchanged += counts.unchanged
+            batch.clear()
+        if problems:
+            record_problems(conn, run_id, problems)
+            problems.clear()
+        if progress is not None:
+            progress(raw.bytes_read, raw.total)
+
+    for record in records:
+        report.read += 1
+        if isinstance(record, Rejected):
+            reject(record.line, record.reason, record.raw)
+        elif isinstance(record, Parsed):
+            invalid = record.event.problems(today)
+            if invalid:
+                reject(record.line, "; ".join(invalid), record.raw)
+                continue
+            for warning in record.warnings:
+                report.warnings += 1
+                problems.append(Problem(record.line, warning, "kept", render_raw(record.raw)))
+            batch.append((record.line, record.event, record.raw))
+        if len(batch) >= BATCH_SIZE or len(problems) >= PROBLEM_BATCH:
+            flush()
+    flush()
+    seen.close()
+
+
+class _SeenIds:
+    """(dataset, original id) -> first line, kept in a temporary table so memory stays flat
+    however long the file is. Uses the driver's cursor directly: this runs once per row."""
+
+    CHUNK = 900
+
+    def __init__(self, conn: Connection) -> None:
+        _drop_seen_table(conn)
+        conn.execute(
+            text(f"CREATE TEMPORARY TABLE {_SEEN_TABLE} (k VARCHAR(200) PRIMARY KEY, line INTEGER)")
+        )
+        self._mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        self._cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+
+    def filter(
+        self, batch: list[tuple[int, Event, object]]
+    ) -> Iterator[tuple[int, Event, object, int | None]]:
+        """Yields each row with the line where its id was first seen, or None if it is new."""
+        keys = [_key(ev) for _, ev, _ in batch]
+        earlier: dict[str, int] = {}
+        cur = self._cursor
+        for i in range(0, len(keys), self.CHUNK):
+            chunk = keys[i : i + self.CHUNK]
+            marks = ", ".join([self._mark] * len(chunk))
+            # Only placeholders are interpolated; the keys themselves are bound.
+            cur.execute(f"SELECT k, line FROM {_SEEN_TABLE} WHERE k IN ({marks})", chunk)  # noqa: S608
+            earlier.update(cur.fetchall())
+        fresh: list[tuple[str, int]] = []
+        for (line, event, raw_row), key in zip(batch, keys, strict=True):
+            first = earlier.get(key)
+            if first is None:
+                earlier[key] = line
+                fresh.append((key, line))
+            yield line, event, raw_row, first
+        if fresh:
+            cur.executemany(
+                f"INSERT INTO {_SEEN_TABLE} (k, line) VALUES ({self._mark}, {self._mark})",  # noqa: S608
+                fresh,
+            )
+
+    def close(self) -> None:
+        self._cursor.close()
+
+
+def _key(event: Event) -> str:
+    return f"{event.provenance.dataset}\x1f{event.provenance.original_id}"
+
+
+def _drop_seen_table(conn: Connection) -> None:
+    conn.execute(text(f"DROP TABLE IF EXISTS {_SEEN_TABLE}"))
