@@ -27,6 +27,7 @@ Figures go to BENCHMARKS.md (section ``map_load``). Target: clustered first rend
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import socket
 import statistics
@@ -211,10 +212,12 @@ def main() -> None:
             engine.dispose()
 
     clustered = median_of(results["clustered"], "rendered_ms")
+    load = os.getloadavg()
     lines = [
         "## Map page load (`bench/map_load.py`)",
         "",
-        f"Machine: {machine_info()}.",
+        f"Machine: {machine_info()}; load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
+        "(1/5/15 min) when the runs ended: the machine is shared, figures move with it.",
         "",
         f"{n:,} UCDP GED 21.1 events (random sample, seed 7, of the global precise-location "
         f"file) imported with the ingest runner into SQLite; the real app on 127.0.0.1; "

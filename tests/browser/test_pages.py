@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 
 from tests.browser.support import LiveApp, login, page_problems
+from tests.web.support import store_forecast
 from tocsin.domain.entities import ActorLink, Event, Provenance
 from tocsin.domain.taxonomy import ActorRole, CaseClass, SensitivityTier, ViolenceType
+from tocsin.forecast.registry.partitions import month_id
 from tocsin.security.txn import write_transaction
 from tocsin.store.event_writer import EventWriter
 
@@ -47,6 +49,9 @@ def _events() -> list[Event]:
 def seed_live_app(live: LiveApp) -> None:
     with write_transaction(live.engine) as conn:
         EventWriter(conn).write(_events())
+    today = date.today()
+    now = month_id(today.year, today.month)
+    store_forecast(live.engine, "cm", {"CAF": 0.85, "TCD": 0.3, "CMR": 0.05}, now - 1, now + 2)
     live.add_user("ana", "analyst")
     live.add_user("kim", "analyst")
     live.add_user("lee", "analyst")
@@ -75,7 +80,18 @@ def test_login_with_2fa_then_map_draws_clusters(page: Any, live_app: LiveApp, sc
     assert page.locator(".tocsin-cluster").count() > 0  # clustered, not 60 loose markers
     assert "60 incidents match" in page.locator("#map-summary").inner_text()
     assert page.locator("#map .leaflet-overlay-pane canvas, #map canvas").count() > 0
+    # The risk choropleth of the latest forecast run (internal: analysts see it).
+    page.wait_for_selector("#risk-legend:not([hidden])")
+    assert "forecast run" in page.locator(".leaflet-control-layers").inner_text()
     screenshot(page, "map-analyst")
+    assert page_problems(page) == []
+    # Open an incident from the table of the latest.
+    page.locator("table tbody tr a").first.click()
+    page.wait_for_url("**/incidents/*")
+    assert page.locator("h1").inner_text().startswith("Incident")
+    assert page.title() == "Incident · Tocsin"
+    assert "What happened" in page.locator("main").inner_text()
+    screenshot(page, "incident")
     assert page_problems(page) == []
 
 

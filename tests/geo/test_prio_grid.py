@@ -50,3 +50,27 @@ def test_haversine_and_radius_box() -> None:
     box = radius_bbox(60.0, 10.0, 100.0)
     for bearing_lat, bearing_lon in ((60.0 + 0.899, 10.0), (60.0, 10.0 + 1.79)):
         assert box[1] <= bearing_lat <= box[3] and box[0] <= bearing_lon <= box[2]
+
+
+@pytest.mark.parametrize(
+    ("lat", "lon", "km"), [(60.0, 10.0, 1200.0), (-45.0, 100.0, 300.0), (0.0, 179.5, 200.0)]
+)
+def test_radius_box_contains_every_point_of_the_circle(lat: float, lon: float, km: float) -> None:
+    min_lon, min_lat, max_lon, max_lat = radius_bbox(lat, lon, km)
+    # Walk the circle: points at distance km on every bearing must be inside the box.
+    ang = km / 6371.0088
+    p1, l1 = math.radians(lat), math.radians(lon)
+    for deg in range(0, 360, 2):
+        b = math.radians(deg)
+        p2 = math.asin(math.sin(p1) * math.cos(ang) + math.cos(p1) * math.sin(ang) * math.cos(b))
+        l2 = l1 + math.atan2(
+            math.sin(b) * math.sin(ang) * math.cos(p1), math.cos(ang) - math.sin(p1) * math.sin(p2)
+        )
+        plat = math.degrees(p2)
+        plon = (math.degrees(l2) + 540.0) % 360.0 - 180.0
+        assert min_lat - 1e-9 <= plat <= max_lat + 1e-9
+        assert min_lon - 1e-9 <= plon <= max_lon + 1e-9
+
+
+def test_radius_box_around_a_pole_spans_all_longitudes() -> None:
+    assert radius_bbox(89.0, 0.0, 300.0) == (-180.0, pytest.approx(86.302, abs=1e-3), 180.0, 90.0)

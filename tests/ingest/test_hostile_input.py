@@ -135,6 +135,13 @@ def test_wrong_columns_are_fatal(engine, tmp_path) -> None:
     assert_fatal_and_untouched(engine, path, "cannot tell the format")
 
 
+def test_a_file_without_line_breaks_is_refused_not_loaded_whole(engine, tmp_path, monkeypatch):
+    monkeypatch.setattr("tocsin.ingest.csvsource.MAX_LINE_CHARS", 100_000)
+    path = tmp_path / "oneline.csv"
+    path.write_text(REDUCED_HEADER + "\n" + "x," * 200_000)
+    assert_fatal_and_untouched(engine, path, "longer than 100,000 characters")
+
+
 def test_duplicate_header_names_are_fatal(engine, tmp_path) -> None:
     path = tmp_path / "dup.csv"
     write(path, [REDUCED_HEADER + ",latitude", reduced_row(1) + ",0"])

@@ -18,10 +18,13 @@ from tests.api.support import (
     secret_values,
     store_events,
 )
+from tests.web.support import store_forecast
 from tocsin.domain.taxonomy import CaseClass, SensitivityTier, ViolenceType
+from tocsin.forecast.registry.partitions import month_id
 from tocsin.geo.prio_grid import cell_center, gid_for_point
 from tocsin.security.policies import Role
 from tocsin.store.schema_security import audit_log
+from tocsin.web.settings import WebSettings
 
 TAGS = {
     "pub": (SensitivityTier.PUBLIC, CaseClass.GENERAL),
@@ -250,3 +253,30 @@ def test_admin_boundaries_are_404_until_configured(env: Env) -> None:
     login(env, add_user(env, "ana", Role.ANALYST))
     assert env.client.get("/map/admin-boundaries.geojson").status_code == 404
     assert 'data-admin-url=""' in env.client.get("/map").text
+
+
+def test_too_many_incidents_are_truncated_and_said_so(env_both: Env) -> None:
+    env = env_both
+    env.app.state.web_settings = WebSettings(map_max_features=2)
+    login(env, add_user(env, "ana", Role.ANALYST))
+    data = _features(env)
+    assert len(data["features"]) == 2 and data["truncated"] is True
+    assert "Too many incidents to draw" in env.client.get("/map").text  # the message is ready
+
+
+def test_risk_layer_is_internal_and_comes_from_the_latest_run(env: Env) -> None:
+    login(env, add_user(env, "ana", Role.ANALYST))
+    assert env.client.get("/map/risk.json").status_code == 404  # no run stored
+    assert 'data-risk-url=""' in env.client.get("/map").text
+    now = env.settings.clock().date()
+    this_month = month_id(now.year, now.month)
+    store_forecast(env.engine, "cm", {"CAF": 0.9, "TCD": 0.1}, this_month - 1, this_month + 2)
+    risk = env.client.get("/map/risk.json").json()
+    assert risk["level"] == "cm" and risk["values"] == {"CAF": 0.9, "TCD": 0.1}
+    assert risk["month"] == f"{now.year:04d}-{now.month:02d}"
+    page = env.client.get("/map").text
+    assert 'data-risk-url="/map/risk.json"' in page and "80–100%" in page
+    env.client.cookies.clear()
+    login(env, add_user(env, "ngo", Role.PARTNER))  # public tier only
+    assert env.client.get("/map/risk.json").status_code == 403
+    assert 'data-risk-url=""' in env.client.get("/map").text

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from tests.api.support import matrix_event, secret_values
 from tests.store.builders import store
+from tests.web.support import store_forecast
 from tocsin.alerts.lifecycle import EscalationLadder, EscalationStep, acknowledge, issue
 from tocsin.alerts.model import (
     AlertArea,
@@ -31,6 +32,7 @@ from tocsin.alerts.responses import TaskKind, new_task
 from tocsin.cli import app as cli
 from tocsin.domain.entities import Provenance
 from tocsin.domain.taxonomy import CaseClass, SensitivityTier
+from tocsin.forecast.registry.partitions import month_id
 from tocsin.store.db import make_engine
 from tocsin.store.schema_security import audit_log
 from tocsin.web import sitrep
@@ -144,7 +146,7 @@ def test_report_contents_map_charts_table_outlook_and_attribution(db_both) -> No
     assert len(report.trend.labels) >= 2
     assert any(c.iso3 == "CAF" and c.focus for c in report.map.countries)
     assert html.count("<circle") >= 2  # the incidents on the map (and the legend)
-    assert "No forecast run is stored" in html  # said plainly, no invented numbers
+    assert "No forecast run is stored for this area" in html  # no invented numbers
     assert "Natural Earth" in html
     assert "attribution not recorded" in html  # dataset "matrix" has no known licence
     assert "<script" not in html
@@ -363,3 +365,31 @@ def test_cli_refuses_an_unknown_tier(tmp_path: Path) -> None:
         cli, ["sitrep", "--period", "2024-05", "--area", "CAF", "--tier", "secret"]
     )
     assert result.exit_code == 2
+
+
+# --- forecast outlook ---------------------------------------------------------------------
+
+
+def test_outlook_shows_the_latest_run_for_the_area_from_internal_up(db) -> None:
+    june = month_id(2024, 6)
+    store_forecast(db, "adm1", {"CF11": 0.83, "CF42": 0.12, "SS01": 0.99}, june, june + 11)
+    internal = _build(db, SensitivityTier.INTERNAL)
+    fc = internal.outlook.forecast
+    assert fc is not None and fc.run.level == "adm1"
+    assert fc.months == ("2024-06", "2024-07", "2024-08")  # from the month after the period
+    first_month = [u for u in fc.rows if u.month == "2024-06"]
+    assert [u.unit for u in first_month] == ["CF11", "CF42"]  # South Sudan's unit is not CAR's
+    assert first_month[0].name == "Ombella-M'Poko (CF11)"  # named from the events
+    html = sitrep.render_html(internal)
+    assert "83%" in html and "Ombella-M&#39;Poko (CF11)" in html and "SS01" not in html
+    public = sitrep.render_html(_build(db, SensitivityTier.PUBLIC))
+    assert "Forecasts are internal" in public and "83%" not in public
+
+
+def test_outlook_country_level_run(db) -> None:
+    june = month_id(2024, 6)
+    store_forecast(db, "cm", {"CAF": 0.97, "TCD": 0.4}, june, june + 2)
+    fc = _build(db, SensitivityTier.INTERNAL).outlook.forecast
+    assert fc is not None and [u.name for u in fc.rows if u.month == "2024-06"] == [
+        "Central African Republic"
+    ]

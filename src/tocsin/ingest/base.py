@@ -99,6 +99,11 @@ def render_raw(raw: RawRow) -> str | None:
 
 def parse_int(text: object, what: str) -> int | None:
     """Integer from '12', '12.0' or 12; None for empty; ValueError naming the field otherwise."""
+    if type(text) is str:  # the common case first: a CSV cell holding an integer
+        try:
+            return int(text)
+        except ValueError:
+            pass
     if text is None:
         return None
     if isinstance(text, bool):
@@ -126,6 +131,14 @@ def parse_int(text: object, what: str) -> int | None:
 
 
 def parse_float(text: object, what: str) -> float | None:
+    if type(text) is str:
+        try:
+            value = float(text)
+        except ValueError:
+            pass
+        else:
+            if value - value == 0:  # finite (inf - inf and nan - nan are nan)
+                return value
     if text is None:
         return None
     if isinstance(text, bool):

@@ -21,8 +21,10 @@ from typing import TextIO
 
 from tocsin.ingest.base import FatalImportError
 
-# Free-text fields in UCDP's API layout run to tens of kilobytes; 16 MiB bounds a single field.
-csv.field_size_limit(min(sys.maxsize, 16 * 1024 * 1024))
+# Free-text fields in UCDP's API layout run to tens of kilobytes; 16 MiB bounds a single field
+# and a single physical line.
+MAX_LINE_CHARS = 16 * 1024 * 1024
+csv.field_size_limit(min(sys.maxsize, MAX_LINE_CHARS))
 
 
 class CsvRows:
@@ -49,7 +51,18 @@ class CsvRows:
         self.width = len(self.header)
 
     def _lines(self, text: TextIO) -> Iterator[str]:
-        for line in text:
+        # readline with a limit, so that a file without line breaks cannot make one line
+        # the size of the file in memory.
+        readline = text.readline
+        while True:
+            line = readline(MAX_LINE_CHARS)
+            if not line:
+                return
+            if len(line) == MAX_LINE_CHARS and not line.endswith(("\n", "\r")):
+                raise FatalImportError(
+                    f"line {self._reader.line_num + 1} is longer than {MAX_LINE_CHARS:,} "
+                    "characters: this is not a CSV file, or it is damaged"
+                )
             self._last_line = line
             yield line
 

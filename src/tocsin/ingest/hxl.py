@@ -105,9 +105,7 @@ class HxlReader(FormatReader):
             self._data = hxl.data(self._input)
             columns = self._data.columns
         except hxl.HXLException as exc:
-            raise FatalImportError(
-                f"not HXL-tagged data: {getattr(exc, 'message', exc)}"
-            ) from exc
+            raise FatalImportError(f"not HXL-tagged data: {getattr(exc, 'message', exc)}") from exc
         if not columns or not any(c.tag for c in columns):
             raise FatalImportError("no HXL hashtag row found in the first rows")
         self._mapping = _map_columns(columns)

@@ -103,6 +103,10 @@ UCDP_RELIABILITY = SourceReliability.B
 CLEAR = InformationCredibility.PROBABLY_TRUE
 UNCLEAR = InformationCredibility.POSSIBLY_TRUE
 
+# Frozen (immutable) values shared by many events instead of rebuilt per row.
+_UCDP_ITSELF = (SourceRef("UCDP GED", None, None, UCDP_RELIABILITY, CLEAR),)
+_LINKS: dict[tuple[str, ActorRole], ActorLink] = {}
+
 _VERSION_IN_NAME = re.compile(r"ged(\d{2})(\d)", re.IGNORECASE)
 
 
@@ -141,6 +145,7 @@ class UcdpReader(FormatReader):
         else:
             rows.require(FULL_REQUIRED, "UCDP GED")
             self.layout = "full"
+        self._names = rows.header
 
     def __iter__(self) -> Iterator[Record]:
         convert = self._reduced if self.layout == "reduced" else self._full
@@ -162,8 +167,7 @@ class UcdpReader(FormatReader):
     # -- the two layouts -------------------------------------------------------------------
 
     def _full(self, f: list[str], warnings: list[str]) -> Event:
-        ix = self._rows.index
-        get = _getter(f, ix)
+        get = dict(zip(self._names, f, strict=True)).get
         original_id = _required_id(get("id"))
         violence = _violence(get("type_of_violence"))
         start = parse_iso_date(get("date_start"), "date_start")
@@ -207,7 +211,7 @@ class UcdpReader(FormatReader):
         )
 
     def _reduced(self, f: list[str], warnings: list[str]) -> Event:
-        get = _getter(f, self._rows.index)
+        get = dict(zip(self._names, f, strict=True)).get
         original_id = _required_id(get("id"))
         violence = _violence(get("type_of_violence_code"))
         try:
@@ -252,7 +256,7 @@ class UcdpReader(FormatReader):
             best=best,
             high=high,
             civilians=best if violence is ViolenceType.ONE_SIDED else None,
-            sources=(SourceRef("UCDP GED", None, None, UCDP_RELIABILITY, CLEAR),),
+            sources=_UCDP_ITSELF,
             title=clean_text(get("conflict_name")),
         )
 
@@ -273,16 +277,16 @@ def _event(
     actors: list[ActorLink] = []
     if violence is ViolenceType.ONE_SIDED:
         if side_a:
-            actors.append(ActorLink(side_a, ActorRole.PERPETRATOR, _actor_kind(side_a)))
+            actors.append(_link(side_a, ActorRole.PERPETRATOR))
         if side_b:
-            actors.append(ActorLink(side_b, ActorRole.TARGET, _actor_kind(side_b)))
+            actors.append(_link(side_b, ActorRole.TARGET))
         threat = PocThreatCategory.ATTACK_ON_CIVILIANS
         acts: tuple[ActType, ...] = (ActType.KILLING,) if (best or 0) > 0 else ()
     else:
         if side_a:
-            actors.append(ActorLink(side_a, ActorRole.SIDE_A, _actor_kind(side_a)))
+            actors.append(_link(side_a, ActorRole.SIDE_A))
         if side_b:
-            actors.append(ActorLink(side_b, ActorRole.SIDE_B, _actor_kind(side_b)))
+            actors.append(_link(side_b, ActorRole.SIDE_B))
         threat = PocThreatCategory.ARMED_CONFLICT_NEAR_CIVILIANS
         acts = (
             (ActType.ARMED_CLASH, ActType.KILLING)
@@ -306,12 +310,13 @@ def _event(
     )
 
 
-def _getter(fields: list[str], index: dict[str, int]):  # noqa: ANN202 - tiny closure
-    def get(name: str) -> str | None:
-        i = index.get(name)
-        return None if i is None else fields[i]
-
-    return get
+def _link(name: str, role: ActorRole) -> ActorLink:
+    link = _LINKS.get((name, role))
+    if link is None:
+        link = ActorLink(name, role, _actor_kind(name))
+        if len(_LINKS) < 50_000:  # bounded: a few thousand actors in all of GED
+            _LINKS[(name, role)] = link
+    return link
 
 
 def _required_id(text: str | None) -> str:

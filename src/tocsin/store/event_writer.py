@@ -123,14 +123,14 @@ class EventWriter:
             "admin2_name": ev.admin2_name,
             "place_name": ev.place_name,
             "priogrid_gid": ev.priogrid_gid,
-            "violence_type": None if ev.violence_type is None else ev.violence_type.value,
-            "threat_category": None if ev.threat_category is None else ev.threat_category.value,
+            "violence_type": None if ev.violence_type is None else ev.violence_type._value_,
+            "threat_category": None if ev.threat_category is None else ev.threat_category._value_,
             "fatalities_best": ev.fatalities_best,
             "fatalities_low": ev.fatalities_low,
             "fatalities_high": ev.fatalities_high,
             "civilian_fatalities": ev.civilian_fatalities,
-            "sensitivity": ev.sensitivity.value,
-            "case_class": ev.case_class.value,
+            "sensitivity": ev.sensitivity._value_,
+            "case_class": ev.case_class._value_,
             "title": ev.title,
             "description": ev.description,
             "created_at": now,
@@ -164,20 +164,24 @@ class EventWriter:
         self._insert_children([(event_id, ev) for event_id, ev, _ in changed])
 
     def _insert_children(self, pairs: list[tuple[int, Event]]) -> None:
+        # ``member._value_`` rather than ``member.value``: the latter is a descriptor call that
+        # cost seconds over the millions of enum values of a large import.
         acts: list[dict[str, object]] = []
         links: list[dict[str, object]] = []
         sources: list[dict[str, object]] = []
         victims: list[dict[str, object]] = []
         for event_id, ev in pairs:
             for act in dict.fromkeys(ev.act_types):
-                acts.append({"event_id": event_id, "act_type": act.value})
+                acts.append({"event_id": event_id, "act_type": act._value_})
             seen_links: set[tuple[int, str]] = set()
             for link in ev.actors:
-                actor_id = self.actor_id(link.name, link.kind.value)
-                if (actor_id, link.role.value) in seen_links:
+                actor_id = self.actor_id(link.name, link.kind._value_)
+                if (actor_id, link.role._value_) in seen_links:
                     continue
-                seen_links.add((actor_id, link.role.value))
-                links.append({"event_id": event_id, "actor_id": actor_id, "role": link.role.value})
+                seen_links.add((actor_id, link.role._value_))
+                links.append(
+                    {"event_id": event_id, "actor_id": actor_id, "role": link.role._value_}
+                )
             for pos, src in enumerate(ev.sources):
                 sources.append(
                     {
@@ -186,8 +190,8 @@ class EventWriter:
                         "name": src.name,
                         "reference": src.reference,
                         "published": src.published,
-                        "reliability": src.reliability.value,
-                        "credibility": src.credibility.value,
+                        "reliability": src.reliability._value_,
+                        "credibility": src.credibility._value_,
                     }
                 )
             for pos, vg in enumerate(ev.victims):
@@ -294,54 +298,55 @@ _PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 def content_hash(ev: Event) -> str:
     """Exactly ``Event.content_hash()``, several times faster.
 
-    ``dataclasses.asdict`` deep-copies every value, which made hashing the main cost of a
-    large import; this builds the same payload (same keys, same JSON) without copying.
-    ``tests/store/test_writer.py`` checks that both agree.
+    ``Event.content_hash`` is ``json.dumps(asdict(event) - uid, sort_keys=True)`` hashed with
+    BLAKE2b. ``asdict`` deep-copies every value and the JSON encoder calls back into Python for
+    each date; together that was the main cost of a large import. Here the payload is built
+    with its keys already in sorted order and dates already as ISO strings, so the encoder
+    runs entirely in C and produces the same text. ``tests/ingest/test_streaming.py`` checks
+    that both agree.
     """
-    payload = _plain(ev)
-    payload.pop("uid")  # type: ignore[union-attr]
-    text = json.dumps(payload, sort_keys=True, default=_json_default, separators=(",", ":"))
+    text = json.dumps(_plain(ev, top=True), separators=(",", ":"))
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
-# type -> its dataclass field names, or None for a value json encodes itself (str, int, enum,
-# date via _json_default...). Cached so each value costs one dict lookup.
+# type -> its dataclass field names in sorted order, or None for a value json encodes itself.
 _FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
-_LEAF_TYPES: set[type] = {str, int, float, bool, type(None), date}
+_LEAF_TYPES: set[type] = {str, int, float, bool, type(None)}
 
 
-def _plain(value: object) -> object:
+def _plain(value: object, top: bool = False) -> object:
     kind = type(value)
     if kind in _LEAF_TYPES:
         return value
+    if kind is date:
+        return value.isoformat()  # type: ignore[attr-defined]
     try:
         names = _FIELD_NAMES[kind]
     except KeyError:
         names = _FIELD_NAMES[kind] = (
-            tuple(f.name for f in fields(value)) if is_dataclass(value) else None  # type: ignore[arg-type]
+            tuple(sorted(f.name for f in fields(value))) if is_dataclass(value) else None  # type: ignore[arg-type]
         )
     if names is not None:
         leaves = _LEAF_TYPES
         out = {}
         for name in names:
+            if top and name == "uid":
+                continue
             item = getattr(value, name)
             out[name] = item if type(item) in leaves else _plain(item)
         return out
     if kind is tuple or kind is list:
         return [_plain(v) for v in value]  # type: ignore[attr-defined]
     if kind is dict:
-        return {k: _plain(v) for k, v in value.items()}  # type: ignore[attr-defined]
+        return {str(k): _plain(v) for k, v in sorted(value.items())}  # type: ignore[attr-defined]
+    if isinstance(value, Enum) and isinstance(value, str | int):
+        _LEAF_TYPES.add(kind)  # json writes str/int enums as their plain value
+        return value
     if isinstance(value, Enum):
-        _LEAF_TYPES.add(kind)  # json writes str/int enums as their value; others via default
-    return value
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, date):
+        return _plain(value.value)
+    if isinstance(value, datetime | date):
         return value.isoformat()
-    raise TypeError(f"cannot hash {type(value).__name__}")
+    raise TypeError(f"cannot hash {kind.__name__}")
 
 
 def new_uid() -> str:

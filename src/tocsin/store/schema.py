@@ -103,6 +103,10 @@ events = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("dataset", "original_id"),
     Index(None, "date_start"),
+    # An overlap filter bounds date_end from below; without this index a one-year window scans.
+    Index(None, "date_end"),
+    # Scope filters (tier, case class) come first in every scoped query.
+    Index(None, "sensitivity", "case_class", "date_start"),
     Index(None, "violence_type", "date_start"),
     Index(None, "country_iso3", "date_start"),
     Index(None, "admin1_pcode"),

@@ -1,6 +1,7 @@
 """Imports every table module so that ``metadata`` is complete (migrations, schema checks)."""
 
 import tocsin.store.schema_alerts  # noqa: F401
+import tocsin.store.schema_forecast  # noqa: F401
 import tocsin.store.schema_security  # noqa: F401
 from tocsin.store import schema  # noqa: F401
 

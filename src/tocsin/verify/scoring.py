@@ -20,6 +20,7 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import resources
 from typing import Any
 
@@ -135,6 +136,18 @@ def _trigrams(tokens: frozenset[str]) -> frozenset[str]:
     return frozenset(grams)
 
 
+@lru_cache(maxsize=65_536)
+def _actor_profile(name: str, resolve: ActorResolver) -> tuple[frozenset[str], frozenset[str]]:
+    # Cached: the same few hundred actor names recur in every comparison.
+    tokens = actor_tokens(name, resolve)
+    return tokens, _trigrams(tokens)
+
+
+@lru_cache(maxsize=65_536)
+def _place_grams(name: str) -> frozenset[str]:
+    return _trigrams(frozenset(_TOKEN.findall(fold(name))))
+
+
 def actor_similarity(
     a: Sequence[str], b: Sequence[str], resolve: ActorResolver = _identity
 ) -> tuple[float, str, str] | None:
@@ -143,17 +156,16 @@ def actor_similarity(
     ``None`` when either side names no specific actor. Trigram overlap, rather than equality,
     lets "Ethiopian army" meet "Government of Ethiopia" and "anti-Balaka" meet "antibalaka".
     """
-    sides_a = [(n, actor_tokens(n, resolve)) for n in a]
-    sides_b = [(n, actor_tokens(n, resolve)) for n in b]
-    sides_a = [(n, t) for n, t in sides_a if t]
-    sides_b = [(n, t) for n, t in sides_b if t]
+    sides_a = [(n, *_actor_profile(n, resolve)) for n in a]
+    sides_b = [(n, *_actor_profile(n, resolve)) for n in b]
+    sides_a = [x for x in sides_a if x[1]]
+    sides_b = [x for x in sides_b if x[1]]
     if not sides_a or not sides_b:
         return None
     best: tuple[float, str, str] = (-1.0, "", "")
-    for name_a, tok_a in sides_a:
-        grams_a = _trigrams(tok_a)
-        for name_b, tok_b in sides_b:
-            sim = 1.0 if tok_a == tok_b else jaccard(grams_a, _trigrams(tok_b))
+    for name_a, tok_a, grams_a in sides_a:
+        for name_b, tok_b, grams_b in sides_b:
+            sim = 1.0 if tok_a == tok_b else jaccard(grams_a, grams_b)
             if sim > best[0]:
                 best = (sim, name_a, name_b)
     return best
@@ -167,8 +179,8 @@ def place_similarity(a: str | None, b: str | None) -> float | None:
     """
     if not a or not b:
         return None
-    ga = _trigrams(frozenset(_TOKEN.findall(fold(a))))
-    gb = _trigrams(frozenset(_TOKEN.findall(fold(b))))
+    ga = _place_grams(a)
+    gb = _place_grams(b)
     if not ga or not gb:
         return None
     return len(ga & gb) / min(len(ga), len(gb))

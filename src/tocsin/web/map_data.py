@@ -204,28 +204,32 @@ def map_points(
         .execution_options(yield_per=5000)
     )
     n = 0
-    for uid, lat, lon, gid, vtype, tier, case_class in conn.execute(stmt):
-        n += 1
-        if n > limit:
-            out.truncated = True
-            break
-        hidden = redactor.hidden_keys(tier, case_class)
-        if hidden is None:
-            continue
-        if redactor.restricted(tier, case_class):
-            out.restricted_uids.append(uid)
-        if not hidden.isdisjoint(_LOCATION_KEYS):
-            lat = lon = None
-        _add(
-            out,
-            encode_point(
-                uid,
-                lat,
-                lon,
-                None if "priogrid_gid" in hidden else gid,
-                None if "violence_type" in hidden else vtype,
-            ),
-        )
+    result = conn.execute(stmt)
+    try:
+        for uid, lat, lon, gid, vtype, tier, case_class in result:
+            n += 1
+            if n > limit:
+                out.truncated = True
+                break
+            hidden = redactor.hidden_keys(tier, case_class)
+            if hidden is None:
+                continue
+            if redactor.restricted(tier, case_class):
+                out.restricted_uids.append(uid)
+            if not hidden.isdisjoint(_LOCATION_KEYS):
+                lat = lon = None
+            _add(
+                out,
+                encode_point(
+                    uid,
+                    lat,
+                    lon,
+                    None if "priogrid_gid" in hidden else gid,
+                    None if "violence_type" in hidden else vtype,
+                ),
+            )
+    finally:
+        result.close()  # a truncated read leaves no server-side cursor open
     return out
 
 

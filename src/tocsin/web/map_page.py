@@ -8,6 +8,7 @@
 - ``GET /map/events.geojson``: the matching incidents in the viewer's scope, redacted.
 - ``GET /map/picture.svg``: the static picture for browsers without JavaScript.
 - ``GET /map/incidents/{uid}.json``: one incident, for a marker's popup.
+- ``GET /map/risk.json``: the risk choropleth's values, from the latest forecast run (internal).
 - ``GET /map/admin-boundaries.geojson``: the optional boundaries layer (404 when not set).
 
 The map follows the API's policy: it needs ``events:read``, the scope is the viewer's record
@@ -24,16 +25,18 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy import Connection
 
-from tocsin.api.deps import current_principal
+from tocsin.api.deps import current_principal, get_services
 from tocsin.api.middleware import CSP
+from tocsin.api.services import Services
 from tocsin.api.uow import UnitOfWork, UnitOfWorkRoute, get_uow
 from tocsin.security.policies import AccessScope, Permission, is_restricted_case
 from tocsin.security.principal import Principal
-from tocsin.web import map_data
+from tocsin.web import forecast_data, map_data
 from tocsin.web.filters import MapFilters, parse_filters
+from tocsin.web.forecast_data import FORECAST_TIER
 from tocsin.web.i18n import environment
 from tocsin.web.labels import TIER_LABELS, VIOLENCE_LABELS, VIOLENCE_ORDER
-from tocsin.web.palette import FOCUS_BORDER, MAP_COLOURS, VIOLENCE_COLOURS
+from tocsin.web.palette import FOCUS_BORDER, MAP_COLOURS, RISK_COLOURS, VIOLENCE_COLOURS
 from tocsin.web.render import render_page, request_language, static_url
 from tocsin.web.settings import WebSettings
 from tocsin.web.svgmap import MapPoint, box_of_points, padded_box, render_map
@@ -68,7 +71,7 @@ def _json(body: dict[str, Any], status: int) -> Response:
     return JSONResponse(body, status_code=status)
 
 
-def _login_redirect(path: str) -> RedirectResponse:
+def login_redirect(path: str) -> RedirectResponse:
     # Only the path: a query string may carry filter values, and URLs end up in logs.
     return RedirectResponse("/login?" + urlencode({"next": path}), status_code=303)
 
@@ -97,6 +100,7 @@ def _latest(
         start, end = record["date_start"], record["date_end"]
         out.append(
             {
+                "uid": record["uid"],
                 "date": start if start == end else f"{start} – {end}",
                 "place": record.get("place_name"),
                 "admin1": record.get("admin1_name") or "",
@@ -108,6 +112,22 @@ def _latest(
             }
         )
     return out, restricted
+
+
+# Upper bounds of the five classes of P(at least one fatality), drawn with RISK_COLOURS.
+RISK_CLASSES = (0.2, 0.4, 0.6, 0.8, 1.0)
+
+
+def _risk_available(uow: UnitOfWork, principal: Principal) -> bool:
+    return _sees_forecasts(principal) and forecast_data.latest_run(uow.conn) is not None
+
+
+def _risk_legend() -> list[dict[str, str]]:
+    lows = (0.0, *RISK_CLASSES[:-1])
+    return [
+        {"colour": colour, "range": f"{round(100 * lo)}–{round(100 * hi)}%"}
+        for colour, lo, hi in zip(RISK_COLOURS, lows, RISK_CLASSES, strict=True)
+    ]
 
 
 def _page_csp(settings: WebSettings) -> str | None:
@@ -126,7 +146,7 @@ def map_page(
 ) -> Response:
     if not principal.can(Permission.EVENTS_READ):
         if not principal.authenticated:
-            return _login_redirect("/map")
+            return login_redirect("/map")
         return _forbidden(request, principal)
     viewer_scope = principal.record_scope()
     filters = parse_filters(_params(request), viewer_scope.tiers)
@@ -155,6 +175,8 @@ def map_page(
         "basemap_url": static_url("basemap/countries.geojson"),
         "admin_url": "/map/admin-boundaries.geojson" if settings.admin_boundaries else "",
         "tiles": settings.tiles,
+        "risk_url": "/map/risk.json" if _risk_available(uow, principal) else "",
+        "risk_classes": _risk_legend(),
         "owner_only": viewer_scope.owner_user_id is not None,
     }
     headers = {}
@@ -259,6 +281,42 @@ def map_incident(
     if "place_name" in record:  # absent when redacted
         body["place"] = record["place_name"]
     return _json(body, 200)
+
+
+def _sees_forecasts(principal: Principal) -> bool:
+    return FORECAST_TIER in principal.record_scope().tiers
+
+
+@router.get("/map/risk.json", name="map_risk")
+def map_risk(
+    principal: Principal = Depends(current_principal),
+    uow: UnitOfWork = Depends(get_uow),
+    services: Services = Depends(get_services),
+) -> Response:
+    """P(at least one fatality) per unit for one month of the latest forecast run at a level
+    the map can draw (countries, or admin areas when a boundaries layer is configured)."""
+    if not principal.can(Permission.EVENTS_READ):
+        status = 403 if principal.authenticated else 401
+        return _json({"detail": "sign in with a role that may read events"}, status)
+    if not _sees_forecasts(principal):
+        return _json({"detail": "forecasts are internal; your role does not see them"}, 403)
+    layer = forecast_data.risk_layer(uow.conn, services.settings.clock().date())
+    if layer is None:
+        return _json({"detail": "no forecast run is stored"}, 404)
+    run = layer.run
+    return _json(
+        {
+            "run": run.id,
+            "model": f"{run.model} {run.model_version}",
+            "level": run.level,
+            "target": run.target,
+            "data_cutoff": run.data_cutoff,
+            "month": layer.month,
+            "classes": list(RISK_CLASSES),
+            "values": layer.values,
+        },
+        200,
+    )
 
 
 @router.get("/map/admin-boundaries.geojson", name="map_admin_boundaries")

@@ -5,7 +5,8 @@
 - ``/static/...``: the stylesheet, scripts, vendored Leaflet and the offline basemap
   (``SecurityHeaders`` lets only ``/static/`` be cached);
 - ``POST /language``: the language switch (a cookie; no account needed);
-- the pages: ``/login`` and ``/logout`` (``auth_pages``), ``/map`` and its data (``map_page``);
+- the pages: ``/login`` and ``/logout`` (``auth_pages``), ``/map`` and its data (``map_page``),
+  ``/incidents/{uid}`` (``incident_page``);
 - a rate limit on ``POST /login`` like the API's on ``/api/v1/auth/login``.
 
 Pages use the API's dependencies (principal, unit of work, audit), so they follow the same
@@ -22,7 +23,7 @@ from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from tocsin.api.settings import RateRule
-from tocsin.web import auth_pages, map_page
+from tocsin.web import auth_pages, incident_page, map_page
 from tocsin.web.auth_pages import local_path
 from tocsin.web.boundaries import BoundariesCache
 from tocsin.web.i18n import COOKIE_NAME, LANGUAGES
@@ -72,6 +73,7 @@ def install(app: FastAPI, settings: WebSettings | None = None) -> None:
     app.include_router(router)
     app.include_router(auth_pages.router)
     app.include_router(map_page.router)
+    app.include_router(incident_page.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     services = getattr(app.state, "services", None)
     if services is not None and PAGE_LOGIN_RULE not in services.settings.rate_rules:

@@ -130,6 +130,14 @@ class Area:
         return EventQuery(pcode=self.code, start=period.start, end=period.end)
 
     @property
+    def pcode_prefixes(self) -> tuple[str, ...]:
+        """P-code prefixes of the area (OCHA P-codes start with the ISO alpha-2 code)."""
+        if not self.is_country:
+            return (self.code,)
+        country = pycountry.countries.get(alpha_3=self.code)
+        return (country.alpha_2,) if country is not None else ()
+
+    @property
     def alert_tokens(self) -> tuple[str, ...]:
         """Codes an alert's area key or geocodes may start with to be about this area."""
         if not self.is_country:
@@ -339,7 +347,9 @@ def build_sitrep(
         time_unit=unit,
         by_area=charts.horizontal_bars(top_areas),
         trend=_trend(conn, area, period, scope),
-        outlook=sitrep_data.forecast_outlook(conn),
+        outlook=sitrep_data.forecast_outlook(
+            conn, tier, area.iso3, area.pcode_prefixes, period.end
+        ),
         alerts=sitrep_data.alert_section(
             conn, period.start, period.end, area.alert_tokens, tier, now
         ),

@@ -9,7 +9,8 @@
   own tier redaction (``tocsin.alerts.redaction.redact_for_tier``). Response tasks are free
   text without a tier of their own, so their descriptions are shown only from ``internal`` up;
   a public report gives their kind and status.
-- **Forecast outlook**: the latest stored forecast run, when the forecaster's tables exist.
+- **Forecast outlook**: the latest stored forecast run with units in the area (internal and
+  up: forecasts say where violence is expected; see ``forecast_data``).
 
 Audiences are tiers. The scope of each is fixed in :data:`AUDIENCES`: the tiers up to it,
 general cases only below ``confidential``, and no protected field groups at all, so restricted
@@ -18,8 +19,7 @@ cases never carry coordinates, place names, narrative or sources in any report.
 
 from __future__ import annotations
 
-import importlib.util
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -36,6 +36,7 @@ from tocsin.security.redaction import Channel, redact_record
 from tocsin.store.export import event_to_record
 from tocsin.store.queries import EventQuery, Scope, SortOrder, iter_events
 from tocsin.store.schema_alerts import alerts as alerts_table
+from tocsin.web.forecast_data import FORECAST_TIER, AreaOutlook, area_outlook
 from tocsin.web.i18n import N_
 
 _GENERAL = frozenset({CaseClass.GENERAL})
@@ -224,20 +225,24 @@ def alert_section(
 
 @dataclass(frozen=True, slots=True)
 class Outlook:
-    available: bool
-    reason: str  # why there is no outlook, when not available
+    reason: str | None  # why there is no outlook (an English msgid), or None
+    forecast: AreaOutlook | None = None
 
 
-FORECAST_SCHEMA_MODULE = "tocsin.store.schema_forecast"
-NO_RUN = N_("No forecast run is stored: the outlook section stays empty rather than guess.")
-NOT_READ = N_("Forecast runs are stored, but this version of the report cannot read them yet.")
+NO_RUN = N_("No forecast run is stored for this area: the section stays empty rather than guess.")
+NOT_PUBLIC = N_("Forecasts are internal: a public report does not include them.")
 
 
-def forecast_outlook(conn: Connection) -> Outlook:
-    """The forecast outlook section. Forecast runs are stored by the forecaster
-    (``tocsin.store.schema_forecast``); while that module is not installed there is no run to
-    show, and the report says so instead of inventing numbers."""
-    if importlib.util.find_spec(FORECAST_SCHEMA_MODULE) is None:
-        return Outlook(False, NO_RUN)
-    # The forecaster's storage exists but the report does not read it yet: say exactly that.
-    return Outlook(False, NOT_READ)
+def forecast_outlook(
+    conn: Connection,
+    tier: SensitivityTier,
+    iso3: str | None,
+    pcode_prefixes: Sequence[str],
+    after: date,
+) -> Outlook:
+    """The latest stored forecast run for the area, for the months after the period; never
+    for an audience below the forecasts' own tier, and never invented when none is stored."""
+    if tier < FORECAST_TIER:
+        return Outlook(NOT_PUBLIC)
+    found = area_outlook(conn, iso3, pcode_prefixes, after)
+    return Outlook(None, found) if found is not None else Outlook(NO_RUN)

@@ -156,10 +156,10 @@ def _inside(p: MapPoint, box: Box) -> bool:
 
 
 def _markers(
-    points: Sequence[MapPoint], box: Box, project: _Projection, max_points: int
+    points: Sequence[MapPoint], box: Box, project: _Projection, max_points: int, radius: float
 ) -> tuple[list[Marker], bool]:
     if len(points) <= max_points:
-        return [Marker(*project.xy(p.lon, p.lat), 3.0, p.category, 1) for p in points], False
+        return [Marker(*project.xy(p.lon, p.lat), radius, p.category, 1) for p in points], False
     west, south, east, north = box
     cell = (east - west) / GRID_COLUMNS
     cells: Counter[tuple[int, int]] = Counter()
@@ -186,13 +186,14 @@ def render_map(
     width: int = 720,
     focus: Iterable[str] = (),
     max_points: int = DEFAULT_MAX_POINTS,
+    point_radius: float = 3.5,
 ) -> SvgMap:
     """The geometry of a static map of ``points`` over the country outlines within ``box``."""
     if width < 50 or width > 5000:
         raise ValueError("map width must be between 50 and 5000 pixels")
     project = _Projection(box, width)
     inside = [p for p in points if _inside(p, box)]
-    markers, aggregated = _markers(inside, box, project, max_points)
+    markers, aggregated = _markers(inside, box, project, max_points, point_radius)
     return SvgMap(
         width=width,
         height=project.height,

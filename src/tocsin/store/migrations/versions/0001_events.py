@@ -93,6 +93,8 @@ def upgrade() -> None:
     )
     for cols in (
         ["date_start"],
+        ["date_end"],
+        ["sensitivity", "case_class", "date_start"],
         ["violence_type", "date_start"],
         ["country_iso3", "date_start"],
         ["admin1_pcode"],

@@ -61,22 +61,76 @@
   // Offline basemap: Natural Earth country outlines, drawn under everything else.
   map.createPane("basemap");
   map.getPane("basemap").style.zIndex = 250;
-  if (d.basemapUrl) {
-    fetch(d.basemapUrl, { credentials: "same-origin" })
+  var basemapData = d.basemapUrl ? fetch(d.basemapUrl, { credentials: "same-origin" })
+    .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); }) : null;
+  if (basemapData) {
+    basemapData.then(function (gj) {
+      L.geoJSON(gj, {
+        pane: "basemap",
+        interactive: false,
+        style: {
+          color: css.getPropertyValue("--border").trim() || "#8c968f",
+          weight: 0.8,
+          fillColor: css.getPropertyValue("--land").trim() || "#eef0e8",
+          fillOpacity: d.tileUrl ? 0.15 : 1
+        }
+      }).addTo(map);
+    }).catch(function () { /* the incidents still show without outlines */ });
+  }
+
+  // Risk choropleth from the latest forecast run: five classes of P(at least one death),
+  // countries from the basemap, admin areas from the boundaries layer (joined by P-code).
+  map.createPane("risk");
+  map.getPane("risk").style.zIndex = 300;
+  function riskClass(p) {
+    return p < 0.2 ? 0 : p < 0.4 ? 1 : p < 0.6 ? 2 : p < 0.8 ? 3 : 4;
+  }
+  function riskLayer(geojson, key, risk) {
+    var unitLabel = d.labelRiskUnit || "P";
+    return L.geoJSON(geojson, {
+      pane: "risk",
+      filter: function (f) {
+        return Object.prototype.hasOwnProperty.call(risk.values, (f.properties || {})[key]);
+      },
+      style: function (f) {
+        var p = risk.values[f.properties[key]];
+        return {
+          color: "#1b1f23", weight: 0.6, fillOpacity: 0.55,
+          fillColor: css.getPropertyValue("--risk-" + riskClass(p)).trim()
+        };
+      },
+      onEachFeature: function (f, lyr) {
+        var p = risk.values[f.properties[key]];
+        var name = f.properties.name || f.properties[key];
+        lyr.bindTooltip(name + ": " + unitLabel + " " + Math.round(100 * p) + "%", { sticky: true });
+      }
+    });
+  }
+  if (d.riskUrl) {
+    fetch(d.riskUrl, { credentials: "same-origin" })
       .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
-      .then(function (gj) {
-        L.geoJSON(gj, {
-          pane: "basemap",
-          interactive: false,
-          style: {
-            color: css.getPropertyValue("--border").trim() || "#8c968f",
-            weight: 0.8,
-            fillColor: css.getPropertyValue("--land").trim() || "#eef0e8",
-            fillOpacity: d.tileUrl ? 0.15 : 1
+      .then(function (risk) {
+        var source = null;
+        var key = "iso3";
+        if (risk.level === "cm") {
+          source = basemapData;
+        } else if (d.adminUrl && (risk.level === "adm1" || risk.level === "adm2")) {
+          key = "pcode";
+          source = fetch(d.adminUrl, { credentials: "same-origin" }).then(function (r) { return r.json(); });
+        }
+        if (!source) { return; }
+        return source.then(function (gj) {
+          var title = format(d.labelRisk || "Risk", { run: risk.run, month: risk.month });
+          var layer = riskLayer(gj, key, risk).addTo(map);
+          layerControl.addOverlay(layer, title);
+          var legend = document.getElementById("risk-legend");
+          if (legend) {
+            legend.hidden = false;
+            document.getElementById("risk-legend-title").textContent = title;
           }
-        }).addTo(map);
+        });
       })
-      .catch(function () { /* the incidents still show without outlines */ });
+      .catch(function () { /* the map works without the risk layer */ });
   }
 
   if (d.adminUrl) {
@@ -130,8 +184,10 @@
   var layerControl = L.control.layers(null, overlays, { collapsed: false }).addTo(map);
   map.addLayer(clusters);
 
-  function popupContent(p) {
+  function popupContent(p, id) {
+    var box = document.createElement("div");
     var dl = document.createElement("dl");
+    box.appendChild(dl);
     function row(label, value) {
       if (value === null || value === undefined || value === "") { return; }
       var dt = document.createElement("dt");
@@ -146,7 +202,11 @@
     row(d.labelFatalities || "Fatalities", p.fatalities);
     row(d.labelPlace || "Place", [p.place, p.admin1, p.country].filter(Boolean).join(", "));
     if (p.approx) { row("", d.labelApprox || "Approximate location"); }
-    return dl;
+    var link = document.createElement("a");
+    link.href = "/incidents/" + encodeURIComponent(id);
+    link.textContent = d.labelOpen || "Open";
+    box.appendChild(link);
+    return box;
   }
 
   // The bulk data holds positions and types only; a popup asks for its one incident.
@@ -154,7 +214,7 @@
     var popup = L.popup().setLatLng(marker.getLatLng()).setContent(d.labelLoading || "…").openOn(map);
     fetch(d.incidentUrl + encodeURIComponent(marker.feature.id) + ".json", { credentials: "same-origin" })
       .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
-      .then(function (p) { popup.setContent(popupContent(p)); })
+      .then(function (p) { popup.setContent(popupContent(p, marker.feature.id)); })
       .catch(function () {
         var msg = document.createElement("p");
         msg.textContent = d.labelDetailsFailed || "Failed.";
