@@ -4,8 +4,8 @@
 
 Setup: a fresh SQLite database; a random sample (fixed seed) of ``--events`` rows of
 ``ucdp/ged211_global_precise_1989_2018.csv`` (real, clustered locations) imported with the ingest
-runner; the real app served by uvicorn on 127.0.0.1; a partner account (public tier, the
-sample is public) signed in through the login form once.
+runner; the real app (`tocsin serve`, in its own process) on 127.0.0.1; a partner account (public
+tier, the sample is public) signed in through the login form once.
 
 Each run opens a fresh browser context (cold cache, the session cookie only) and loads
 ``/map``. "First render" is the ``tocsin:map-rendered`` performance mark of
@@ -31,10 +31,11 @@ import os
 import random
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
-import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -80,20 +81,35 @@ def sample_csv(source: Path, n: int, out: Path, seed: int = 7) -> int:
     return len(chosen)
 
 
-def serve(app: Any) -> tuple[str, Any, threading.Thread]:
-    import uvicorn
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=1
+
+def serve(home: Path, database_url: str) -> tuple[str, subprocess.Popen]:
+    """``tocsin serve`` in its own process, as in production (not a thread of this one, where
+    it would share the interpreter with the browser driver)."""
+    port = free_port()
+    env = {**os.environ, "TOCSIN_HOME": str(home), "TOCSIN_DATABASE_URL": database_url}
+    process = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "tocsin"), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    return f"http://127.0.0.1:{sock.getsockname()[1]}", server, thread
+    base = f"http://127.0.0.1:{port}"
+    import httpx
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/api/v1/health", timeout=1).status_code == 200:
+                return base, process
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.terminate()
+    raise SystemExit("the server did not start")
 
 
 def one_load(browser: Any, url: str, state: dict, shim: bool) -> dict[str, float]:
@@ -139,11 +155,10 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     from tocsin import config
-    from tocsin.api.app import create_app
-    from tocsin.api.settings import Settings
     from tocsin.ingest.runner import ingest_file
     from tocsin.security.audit import Actor
-    from tocsin.security.passwords import fast_passwords_for_tests
+    from tocsin.security.keys import KeyRing
+    from tocsin.security.passwords import Passwords
     from tocsin.security.txn import write_transaction
     from tocsin.security.users import create_user
     from tocsin.store.db import make_engine
@@ -155,25 +170,25 @@ def main() -> None:
         home = Path(tmp)
         sample = home / "sample.csv"
         n = sample_csv(source, args.events, sample)
-        engine = make_engine(f"sqlite:///{home / 'bench.sqlite'}")
+        database_url = f"sqlite:///{home / 'bench.sqlite'}"
+        engine = make_engine(database_url)
         t0 = time.perf_counter()
         report = ingest_file(engine, sample)
         print(f"imported {report.read} rows in {time.perf_counter() - t0:.0f} s", flush=True)
-        settings = Settings(home=home, passwords=fast_passwords_for_tests())
-        app = create_app(engine, settings, background=False)
         with write_transaction(engine) as conn:
             create_user(
                 conn,
-                settings.passwords,
-                app.state.services.keys,
+                Passwords(),
+                KeyRing(home),
                 username="bench",
                 display_name="Bench",
                 role="partner",
                 password=PASSWORD,
                 actor=Actor("bench"),
-                now=settings.clock(),
+                now=datetime.now(UTC),
             )
-        base, server, thread = serve(app)
+        engine.dispose()
+        base, server = serve(home, database_url)
         try:
             with httpx.Client(base_url=base, follow_redirects=False, timeout=60) as client:
                 client.post("/login", data={"username": "bench", "password": PASSWORD})
@@ -207,9 +222,8 @@ def main() -> None:
                         print(f"run {i + 1} {name}: {results[name][-1]}", flush=True)
                 browser.close()
         finally:
-            server.should_exit = True
-            thread.join(timeout=10)
-            engine.dispose()
+            server.terminate()
+            server.wait(timeout=30)
 
     clustered = median_of(results["clustered"], "rendered_ms")
     load = os.getloadavg()
@@ -220,7 +234,8 @@ def main() -> None:
         "(1/5/15 min) when the runs ended: the machine is shared, figures move with it.",
         "",
         f"{n:,} UCDP GED 21.1 events (random sample, seed 7, of the global precise-location "
-        f"file) imported with the ingest runner into SQLite; the real app on 127.0.0.1; "
+        f"file) imported with the ingest runner into SQLite; the real app (`tocsin serve`, its "
+        "own process) on 127.0.0.1; "
         f"headless Chromium (Debian), a fresh context (cold cache) per load; medians of "
         f"{args.runs} interleaved runs. First render = `tocsin:map-rendered` mark (clusters on "
         "the map) from navigation start.",

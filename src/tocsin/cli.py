@@ -7,6 +7,7 @@ import typer
 from tocsin.api.commands import serve
 from tocsin.db_commands import app as db_app
 from tocsin.demo import demo
+from tocsin.forecast.commands import app as forecast_app
 from tocsin.ingest.commands import gazetteer_app, ingest
 from tocsin.scenario.commands import app as scenario_app
 from tocsin.security.commands import audit_app, users_app
@@ -30,6 +31,7 @@ app.command("serve")(serve)
 app.command("ingest")(ingest)
 app.add_typer(gazetteer_app, name="gazetteer")
 app.command("sitrep")(sitrep)
+app.add_typer(forecast_app, name="forecast")
 
 
 def main() -> None:  # pragma: no cover

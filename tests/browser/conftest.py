@@ -110,6 +110,7 @@ def live_app(
         yield live
     finally:
         server.should_exit = True
+        server.force_exit = True  # do not wait for the browser's idle keep-alive connections
         thread.join(timeout=10)
         sock.close()
         engine.dispose()
@@ -148,9 +149,8 @@ def page(browser: Any) -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def screenshot_dir() -> Path:
-    if SCREENSHOTS.exists():
-        for old in SCREENSHOTS.glob("*.png"):
-            old.unlink()
+    # Files are named after what they show and overwritten by each run; nothing is deleted
+    # here, so screenshots of other browser tests in the same run stay.
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
 

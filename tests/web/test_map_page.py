@@ -188,32 +188,32 @@ def test_type_date_and_actor_filters(env_both: Env) -> None:
     assert _features(env, "?actor=Nobody")["features"] == []
 
 
-@pytest.mark.parametrize(
-    ("query", "field"),
-    [
-        ("?start=2024-13-45", "start"),
-        ("?start=24-1-1", "start"),
-        ("?end=1900-01-01", "end"),
-        ("?start=2024-05-10&end=2024-05-01", "end"),
-        ("?type=genocide", "type"),
-        ("?tier=secret", "tier"),
-        ("?actor=" + "x" * 400, "actor"),
-        ("?actor=%20%20", None),  # blank: no filter at all
-        ("?" + "&".join(["type=one_sided"] * 25), "type"),
-    ],
-)
-def test_bad_filters_get_a_clear_answer_not_an_error(env: Env, query: str, field) -> None:
+BAD_FILTERS = [
+    ("?start=2024-13-45", "start"),
+    ("?start=24-1-1", "start"),
+    ("?end=1900-01-01", "end"),
+    ("?start=2024-05-10&end=2024-05-01", "end"),
+    ("?type=genocide", "type"),
+    ("?tier=secret", "tier"),
+    ("?actor=" + "x" * 400, "actor"),
+    ("?actor=%20%20", None),  # blank: no filter at all
+    ("?" + "&".join(["type=one_sided"] * 25), "type"),
+]
+
+
+def test_bad_filters_get_a_clear_answer_not_an_error(env: Env) -> None:
     login(env, add_user(env, "ana", Role.ANALYST))
-    page = env.client.get("/map" + query)
-    data = env.client.get("/map/events.geojson" + query)
-    if field is None:
-        assert page.status_code == 200 and data.status_code == 200
-        return
-    assert page.status_code == 400
-    assert "Some filters could not be used" in page.text
-    assert data.status_code == 422
-    assert field in data.json()["detail"]
-    assert "x" * 100 not in page.text  # the bad value is not echoed back
+    for query, field in BAD_FILTERS:  # one signed-in client for all cases: fast
+        page = env.client.get("/map" + query)
+        data = env.client.get("/map/events.geojson" + query)
+        if field is None:
+            assert page.status_code == 200 and data.status_code == 200, query
+            continue
+        assert page.status_code == 400, query
+        assert "Some filters could not be used" in page.text, query
+        assert data.status_code == 422, query
+        assert field in data.json()["detail"], query
+        assert "x" * 100 not in page.text  # the bad value is not echoed back
 
 
 def test_hostile_text_is_escaped(env: Env) -> None:

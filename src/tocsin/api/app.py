@@ -131,10 +131,11 @@ def overview_scope(request: Request) -> Scope:
     uow = UnitOfWork(services.engine, writes=False, clock=services.settings.clock)
     try:
         principal = resolve_principal(request, uow, services)
+        uow.commit()  # keeps the session's last-seen time fresh
     except HTTPException:
         principal = Principal.anonymous()
     finally:
-        uow.rollback()
+        uow.rollback()  # a no-op after the commit
     scope = principal.record_scope()
     if scope.owner_user_id is not None or scope.is_empty:
         return Scope.public()

@@ -6,7 +6,8 @@ Authentication, in order:
 1. ``Authorization: Bearer tcn_...``: a personal API token (no CSRF: browsers never send it
    on their own). A present but invalid token is a 401, never a silent fall back.
 2. The session cookie. Unsafe methods must carry the session's CSRF token in
-   ``X-CSRF-Token`` and, if the browser sent an ``Origin``, it must be this server.
+   ``X-CSRF-Token`` (or, for server-rendered forms, a ``csrf_token`` form field) and, if the
+   browser sent an ``Origin``, it must be this server.
 3. Otherwise the request is anonymous, with the ``public`` role.
 """
 
@@ -23,7 +24,6 @@ from tocsin.api.uow import SAFE_METHODS, UnitOfWork, get_uow
 from tocsin.security import sessions, tokens
 from tocsin.security.policies import Permission
 from tocsin.security.principal import Principal
-from tocsin.security.txn import write_transaction
 from tocsin.security.users import get_user
 
 COOKIE_NAMES = ("__Host-" + sessions.COOKIE_NAME, sessions.COOKIE_NAME)
@@ -66,13 +66,13 @@ def _same_origin(request: Request) -> bool:
     return hmac.compare_digest(origin, expected)
 
 
-def _touch(uow: UnitOfWork, fn: Callable[..., None], *args: object) -> None:
-    """Bookkeeping writes (last seen) without turning a read request into a write one."""
-    if uow.writes or not uow.sqlite:
-        fn(uow.conn, *args)
-    else:
-        with write_transaction(uow.engine) as conn:
-            fn(conn, *args)
+def _touch(
+    uow: UnitOfWork, services: Services, key: str, fn: Callable[..., None], *args: object
+) -> None:
+    """Bookkeeping writes (last seen / last used), at most once a minute per credential and
+    process, done at the request's commit."""
+    if services.touch_due(key):
+        uow.defer(lambda conn: fn(conn, *args))
 
 
 def resolve_principal(request: Request, uow: UnitOfWork, services: Services) -> Principal:
@@ -92,7 +92,7 @@ def resolve_principal(request: Request, uow: UnitOfWork, services: Services) -> 
                 {"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
         if info.last_used_at is None or now - info.last_used_at >= TOKEN_TOUCH_EVERY:
-            _touch(uow, tokens.touch, info.id, now)
+            _touch(uow, services, f"token:{info.id}", tokens.touch, info.id, now)
         principal = Principal(
             user.id, user.username, user.role, "token", info.scopes, token_id=info.id
         )
@@ -101,11 +101,13 @@ def resolve_principal(request: Request, uow: UnitOfWork, services: Services) -> 
         user = get_user(uow.conn, info_s.user_id) if info_s else None
         if info_s is not None and user is not None and not user.disabled:
             if request.method not in SAFE_METHODS:
-                presented = request.headers.get(sessions.CSRF_HEADER)
+                presented = request.headers.get(sessions.CSRF_HEADER) or getattr(
+                    request.state, "csrf_form_token", None
+                )
                 if not (_same_origin(request) and info_s.csrf_matches(presented)):
                     raise HTTPException(403, "missing or invalid CSRF token (X-CSRF-Token)")
             if sessions.needs_touch(info_s, now):
-                _touch(uow, sessions.touch, info_s.id, now)
+                _touch(uow, services, f"session:{info_s.id}", sessions.touch, info_s.id, now)
             principal = Principal(user.id, user.username, user.role, "session", session=info_s)
     request.state.principal = principal
     return principal

@@ -5,6 +5,7 @@ One ``Services`` per app, stored on ``app.state.services``; nothing here is modu
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -33,6 +34,35 @@ class Services:
     exports: ExportWorker | None = None
     _since_checkpoint: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _touched: dict[str, float] = field(default_factory=dict)
+    _slots: dict[int, asyncio.Semaphore] = field(default_factory=dict)
+
+    @property
+    def request_slots(self) -> asyncio.Semaphore:
+        """How many requests may hold a database connection at once: the pool's capacity
+        less two for background work. Further requests wait here, in the event loop, rather
+        than in a worker thread for a pooled connection (which times out, or deadlocks).
+        One semaphore per event loop (the server has one; test clients may have several)."""
+        loop = id(asyncio.get_running_loop())
+        slots = self._slots.get(loop)
+        if slots is None:
+            pool = self.engine.pool
+            size = getattr(pool, "size", lambda: 5)() + getattr(pool, "_max_overflow", 0)
+            slots = self._slots.setdefault(loop, asyncio.Semaphore(max(2, size - 2)))
+        return slots
+
+    def touch_due(self, key: str, every: float = 60.0) -> bool:
+        """True at most once per ``every`` seconds per key (process-local), so that fifty
+        concurrent requests with one token do not all write its last-used time."""
+        now = self.settings.clock().timestamp()
+        with self._lock:
+            last = self._touched.get(key)
+            if last is not None and now - last < every:
+                return False
+            self._touched[key] = now
+            if len(self._touched) > 100_000:
+                self._touched.clear()
+            return True
 
     def note_audited(self, count: int) -> None:
         """Called after each commit that appended audit entries: signs a checkpoint every

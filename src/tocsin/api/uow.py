@@ -30,6 +30,7 @@ from starlette.responses import JSONResponse, StreamingResponse
 
 from tocsin.security import audit
 from tocsin.security.audit import Actor, PendingEntry
+from tocsin.security.sessions import CSRF_FORM_FIELD
 
 log = logging.getLogger(__name__)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -49,6 +50,7 @@ class UnitOfWork:
         self.clock = clock
         self._conn: Connection | None = None
         self._pending: list[PendingEntry] = []
+        self._deferred: list[Callable[[Connection], None]] = []
         self._on_audited = on_audited
         self.done = False
 
@@ -81,18 +83,28 @@ class UnitOfWork:
         audit.canonical_details(details or {})  # refuse secrets now, not at commit
         self._pending.append(PendingEntry(actor, action, target, dict(details or {})))
 
+    def defer(self, write: Callable[[Connection], None]) -> None:
+        """A bookkeeping write (last seen, last used) done at commit, in this request's
+        transaction: never a second connection while this one is held (that deadlocks the
+        pool under load), and no write lock for a read request until its very end."""
+        self._deferred.append(write)
+
     def commit(self) -> None:
         if self.done:
             return
         appended = 0
         try:
-            if self._pending:
+            if self._pending or self._deferred:
                 conn = self.conn
                 if self.sqlite and not self.writes:
                     conn.commit()  # end the read snapshot; nothing was written in it
                     conn.exec_driver_sql("BEGIN IMMEDIATE")
-                appended = len(audit.append(conn, self._pending, self.clock()))
-                self._pending.clear()
+                for write in self._deferred:
+                    write(conn)
+                self._deferred.clear()
+                if self._pending:
+                    appended = len(audit.append(conn, self._pending, self.clock()))
+                    self._pending.clear()
             if self._conn is not None:
                 self._conn.commit()
         finally:
@@ -114,6 +126,23 @@ class UnitOfWork:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+_FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+async def _stash_form_csrf_token(request: Request) -> None:
+    """Server-rendered forms carry the CSRF token as a ``csrf_token`` field rather than a
+    header; the (synchronous) principal check reads it from here. URL-encoded forms only
+    (small, under the body limit); multipart uploads must send the header."""
+    if request.method in SAFE_METHODS or "cookie" not in request.headers:
+        return
+    if request.headers.get("content-type", "").startswith(_FORM_TYPE):
+        await request.body()  # cached first, so the handler can still read the body
+        form = await request.form()
+        value = form.get(CSRF_FORM_FIELD)
+        if isinstance(value, str):
+            request.state.csrf_form_token = value
 
 
 def _has_handler(request: Request, exc: Exception) -> bool:
@@ -139,6 +168,10 @@ class UnitOfWorkRoute(APIRoute):
 
         async def handler(request: Request) -> Response:
             services = request.app.state.services
+            async with services.request_slots:
+                return await run(request, services)
+
+        async def run(request: Request, services: Any) -> Response:
             uow = UnitOfWork(
                 services.engine,
                 writes=not self.read_only and request.method not in SAFE_METHODS,
@@ -146,6 +179,7 @@ class UnitOfWorkRoute(APIRoute):
                 on_audited=services.note_audited,
             )
             request.state.uow = uow
+            await _stash_form_csrf_token(request)
             try:
                 response = await original(request)
             except Exception as exc:

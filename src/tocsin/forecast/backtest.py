@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from tocsin.forecast import baselines, model
+from tocsin.forecast.errors import ForecastError
 from tocsin.forecast.panel import Panel
 from tocsin.forecast.registry.partitions import Window
 from tocsin.forecast.samples import SampleForecast, window_path
@@ -22,7 +23,7 @@ from tocsin.forecast.samples import SampleForecast, window_path
 MODEL_NAMES = (model.MODEL_NAME, *baselines.BASELINES)
 
 
-class UnknownModelError(ValueError):
+class UnknownModelError(ForecastError):
     """A model name that is neither ``tocsin`` nor a baseline."""
 
 
@@ -48,7 +49,7 @@ def run_model(
     """Forecast ``months`` from ``history`` (already truncated) with model ``name``."""
     check_model_name(name)
     if request.target not in history.frame.columns:
-        raise ValueError(f"target {request.target!r} is not a column of the panel")
+        raise ForecastError(f"target {request.target!r} is not a column of the panel")
     if name == model.MODEL_NAME:
         return model.forecast(
             history, request.target, months, request.n_draws, request.seed,

@@ -18,6 +18,8 @@ from pathlib import Path
 import pandas as pd
 import pycountry
 
+from tocsin.forecast.errors import ForecastError
+
 GW_TO_ISO3: dict[int, str] = {
     2: "USA", 20: "CAN", 31: "BHS", 40: "CUB", 41: "HTI", 42: "DOM", 51: "JAM", 52: "TTO",
     53: "BRB", 54: "DMA", 55: "GRD", 56: "LCA", 57: "VCT", 58: "ATG", 60: "KNA", 70: "MEX",
@@ -94,7 +96,7 @@ _GED_NAMES = {
 _BRACKET = re.compile(r"\s*\(.*\)\s*$")
 
 
-class UnknownCountryError(ValueError):
+class UnknownCountryError(ForecastError):
     """A country name or code that cannot be mapped; the message lists them."""
 
 

@@ -23,8 +23,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
-import scoringrules as sr
 from sklearn.metrics import average_precision_score
+
+from tocsin.forecast.errors import ForecastError
 
 VIEWS_BINS = (0, 0.5, 2.5, 5.5, 10.5, 25.5, 50.5, 100.5, 250.5, 500.5, 1000.5)
 # Mean of these per-row scores is the reported score; "lower is better" for all of them.
@@ -58,6 +59,8 @@ class RowScores:
 
 def score_draws(draws: np.ndarray, obs: np.ndarray, settings: MetricSettings) -> pd.DataFrame:
     """Per-row scores of ``draws`` (rows x draws) against ``obs`` (rows)."""
+    import scoringrules as sr  # slow to import (numba): only when scoring
+
     draws = np.asarray(draws, dtype=np.float64)
     obs = np.asarray(obs, dtype=np.float64)
     if draws.ndim != 2 or draws.shape[0] != obs.shape[0]:
@@ -145,13 +148,14 @@ def skill_with_ci(
     b = rows[rows["model"] == benchmark].set_index(key)
     common = a.index.intersection(b.index)
     if common.empty:
-        raise ValueError(f"{model} and {benchmark} share no scored unit-month")
+        raise ForecastError(f"{model} and {benchmark} share no scored unit-month")
     joined = pd.DataFrame({
         "m": a.loc[common, metric], "b": b.loc[common, metric],
     }).reset_index()
     extra = by or []
-    if extra:
-        joined = joined.join(a.loc[common, extra].reset_index(drop=True))
+    outside_key = [c for c in extra if c not in key]
+    if outside_key:
+        joined = joined.join(a.loc[common, outside_key].reset_index(drop=True))
     groups = joined.groupby(extra) if extra else [((), joined)]
     rng = np.random.default_rng(settings.bootstrap_seed)
     out = []

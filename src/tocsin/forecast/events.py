@@ -23,6 +23,7 @@ import pandas as pd
 from sqlalchemy import Engine, select
 
 from tocsin.forecast import countries
+from tocsin.forecast.errors import ForecastError
 from tocsin.forecast.registry import partitions
 
 EVENT_FRAME_COLUMNS = [
@@ -36,7 +37,7 @@ _REDUCED = {"year", "month", "type_of_violence_code", "best_death", "country"}
 _SHOWN = 5
 
 
-class EventSourceError(ValueError):
+class EventSourceError(ForecastError):
     """An event file or store query that cannot be turned into a panel; says which rows."""
 
 

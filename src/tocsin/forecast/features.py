@@ -34,6 +34,8 @@ EWM_HALF_LIVES = (1, 3, 6, 12, 24)
 DECAY_HALF_LIVES = (3, 12, 36)
 HIGH = 25
 MAX_COVARIATES = 200
+# log1p of the mean of the last n months: levels the intensity model can predict changes from.
+BASE_MONTHS = (3, 12)
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,9 @@ def _own_history(y: np.ndarray, p: str) -> list[tuple[str, np.ndarray]]:
         out.append((f"{p}_trend3_12", np.log1p(_roll_mean(y, 3, y)) - np.log1p(_roll_mean(y, 12, y))))
         out.append((f"{p}_trend12_60", np.log1p(_roll_mean(y, 12, y)) - np.log1p(_roll_mean(y, 60, y))))
     out.append((f"{p}_history", _history_length(y)))
+    with np.errstate(invalid="ignore"):
+        for months in BASE_MONTHS:
+            out.append((f"{p}_base{months}", np.log1p(_roll_mean(y, months, y))))
     return out
 
 

@@ -31,6 +31,7 @@ import lightgbm as lgb
 import numpy as np
 
 from tocsin.forecast import baselines, features
+from tocsin.forecast.errors import ForecastError
 from tocsin.forecast.panel import HistoryTooShortError, Panel
 from tocsin.forecast.registry import partitions
 from tocsin.forecast.samples import SampleForecast
@@ -60,6 +61,8 @@ class ModelConfig:
     min_training_months: int = 6
     min_positive_rows: int = 30
     residuals_per_bin: int = 150
+    # The intensity model predicts log1p(y) relative to log1p(mean of the last n months).
+    base_months: int = 12
     use_covariates: bool = True
 
 
@@ -77,7 +80,9 @@ class ResidualBins:
         order = np.argsort(mu, kind="stable")
         chunks = np.array_split(order, n_bins)
         edges = np.array([mu[c[0]] for c in chunks[1:]])
-        return cls(edges, tuple(np.sort(residuals[c]) for c in chunks))
+        # Only the spread is taken from validation: its median bias belongs to the model fitted
+        # on the shorter history, not to the final model refitted on everything.
+        return cls(edges, tuple(np.sort(residuals[c] - np.median(residuals[c])) for c in chunks))
 
     def quantiles(self, mu: np.ndarray, levels: np.ndarray) -> np.ndarray:
         """Residual quantile ``levels[i]`` of the bin of ``mu[i]``."""
@@ -103,6 +108,10 @@ class FittedModel:
     mix_weight: float
     validation: dict = field(default_factory=dict)
 
+    @property
+    def base_column(self) -> int:
+        return self.feature_names.index(f"y_base{self.config.base_months}")
+
 
 def forecast(
     history: Panel,
@@ -124,7 +133,7 @@ def forecast(
     cutoff = history.last_month
     steps = sorted({int(m) - cutoff for m in months})
     if steps[0] < 1:
-        raise ValueError(f"forecast months must be after the history's last month {cutoff}")
+        raise ForecastError(f"forecast months must be after the history's last month {cutoff}")
     first_origin = None
     if config.history_months is not None:
         first_origin = cutoff - config.history_months - max(steps)
@@ -164,6 +173,7 @@ def _positions(units: np.ndarray, wanted: np.ndarray) -> np.ndarray:
 class TrainingSet:
     x: np.ndarray
     y: np.ndarray
+    base: np.ndarray  # the intensity model's offset: log1p of the unit's recent mean level
     weight: np.ndarray
     target_month: np.ndarray
     conflictology: np.ndarray  # (rows, 12) the unit's 12 months up to the row's origin
@@ -182,7 +192,8 @@ def training_rows(
     offset = int(cube.months[0] - y_months[0])  # y column of cube origin 0
     names = cube.names
     cold_source = [names.index(n) for n in ("y_sum36", "nb1_sum36") if n in names]
-    xs, ys, ws, tms, confs = [], [], [], [], []
+    base_col = names.index(f"y_base{config.base_months}")
+    xs, ys, bs, ws, tms, confs = [], [], [], [], [], []
     n_units, n_origins = cube.values.shape[:2]
     steps = np.asarray(steps)
     for oi in range(n_origins):
@@ -212,6 +223,7 @@ def training_rows(
                 continue
             xs.append(np.column_stack([x_o[idx], np.full(idx.size, s, dtype=np.float32)]))
             ys.append(y_t[idx])
+            bs.append(np.nan_to_num(x_o[idx, base_col]))
             ws.append(weight[idx])
             tms.append(np.full(idx.size, origin + int(s)))
             confs.append(conf[idx])
@@ -219,7 +231,7 @@ def training_rows(
         raise HistoryTooShortError(
             f"history too short to train: no (origin, step) pair ends by month {cutoff}"
         )
-    return TrainingSet(np.vstack(xs).astype(np.float32), np.concatenate(ys),
+    return TrainingSet(np.vstack(xs).astype(np.float32), np.concatenate(ys), np.concatenate(bs),
                        np.concatenate(ws), np.concatenate(tms), np.vstack(confs))
 
 
@@ -262,7 +274,7 @@ def fit(
     if early.sum() > 0 and late.sum() > 0 and (data.y[early] > 0).sum() >= config.min_positive_rows:
         clf, reg = _fit_pair(data, early, config)
         p = clf.predict(data.x[late])
-        mu = reg.predict(data.x[late])
+        mu = data.base[late] + reg.predict(data.x[late])
         pos = data.y[late] > 0
         if pos.sum() >= 10:
             residuals = ResidualBins.from_validation(
@@ -274,7 +286,7 @@ def fit(
         # Too little validation data: fall back on in-sample residuals, widened by the ratio
         # typical of boosted trees (documented in docs/forecast.md).
         pos = data.y > 0
-        mu_in = reg.predict(data.x[pos])
+        mu_in = data.base[pos] + reg.predict(data.x[pos])
         residuals = ResidualBins.from_validation(
             mu_in, (np.log1p(data.y[pos]) - mu_in) * 1.5, config.residuals_per_bin)
         validation = {"fallback": "in-sample residuals x 1.5"}
@@ -300,13 +312,13 @@ def _lgb_params(config: ModelConfig, objective: str, seed: int) -> dict:
 
 
 def _fit_pair(data: TrainingSet, rows: np.ndarray, config: ModelConfig):  # noqa: ANN202
-    x, y, w = data.x[rows], data.y[rows], data.weight[rows]
+    x, y, w, base = data.x[rows], data.y[rows], data.weight[rows], data.base[rows]
     clf = lgb.train(_lgb_params(config, "binary", 1),
                     lgb.Dataset(x, label=(y > 0).astype(float), weight=w),
                     num_boost_round=config.n_estimators)
     pos = y > 0
     reg = lgb.train(_lgb_params(config, "regression", 2),
-                    lgb.Dataset(x[pos], label=np.log1p(y[pos])),
+                    lgb.Dataset(x[pos], label=np.log1p(y[pos]) - base[pos]),
                     num_boost_round=config.n_estimators)
     return clf, reg
 
@@ -342,15 +354,21 @@ def mixture_draws(model_draws: np.ndarray, conflictology: np.ndarray, w: float) 
                           axis=1)
 
 
-def _choose_mix(p, mu, residuals, y, conf, config):  # noqa: ANN001, ANN202
-    import scoringrules as sr
+def crps_of_draws(y: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """CRPS of the empirical distribution of each row's draws (same as scoringrules' "qd"),
+    in numpy: training should not wait for numba to compile the scoring library."""
+    x = np.sort(draws, axis=1)
+    n = x.shape[1]
+    weights = (2 * np.arange(1, n + 1) - n - 1) / n**2
+    return np.abs(x - y[:, None]).mean(axis=1) - (x * weights).sum(axis=1)
 
+
+def _choose_mix(p, mu, residuals, y, conf, config):  # noqa: ANN001, ANN202
     base = hurdle_quantiles(p, mu, residuals, 100)
     scores = {}
     for w in config.mix_weights:
         draws = mixture_draws(base, conf, w)
-        scores[w] = float(np.mean(sr.crps_ensemble(y, np.sort(draws, axis=1), estimator="qd",
-                                                   sorted_ensemble=True)))
+        scores[w] = float(np.mean(crps_of_draws(y, draws)))
     best = min(scores, key=scores.get)
     return best, {"validation_crps_by_weight": scores, "mix_weight": best}
 
@@ -364,7 +382,7 @@ def _predict_draws(fitted, x_now, steps, history, target, units_now, n_draws, rn
         x = np.column_stack([x_now, np.full(n_units, s, dtype=np.float32)])
         design[:, j, :] = x
         p = fitted.classifier.predict(x)
-        mu = fitted.regressor.predict(x)
+        mu = np.nan_to_num(x[:, fitted.base_column]) + fitted.regressor.predict(x)
         base = hurdle_quantiles(p, mu, fitted.residuals, n_draws)
         mixed = mixture_draws(base, conf, fitted.mix_weight)
         # Draw order carries no meaning; shuffle it so draw k is not "the k-th quantile".

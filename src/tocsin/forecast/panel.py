@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tocsin.forecast.errors import ForecastError
 from tocsin.forecast.registry import partitions
 
 MONTH = "month_id"
@@ -34,7 +35,7 @@ MAX_MONTH_ID = partitions.month_id(2200, 12)
 _SHOWN = 5  # offending rows quoted in an error message
 
 
-class PanelError(ValueError):
+class PanelError(ForecastError):
     """The panel cannot be used as it is; the message says which rows and why."""
 
 

@@ -104,14 +104,16 @@ def _aggregate(
     months = np.arange(first, last + 1)
     grid = pd.MultiIndex.from_product([units, months], names=[unit, MONTH])
     grouped = events.groupby([unit, MONTH, "violence"])["fatalities"].agg(["sum", "size"])
+    wide = grouped.unstack("violence", fill_value=0)
     out = pd.DataFrame(index=grid)
     for kind in VIOLENCE:
-        part = grouped.xs(kind, level="violence") if kind in grouped.index.get_level_values(
-            "violence") else pd.DataFrame(columns=["sum", "size"])
-        part.index = part.index.set_names([unit, MONTH])
-        out[f"ged_{kind}"] = part["sum"].reindex(grid).fillna(0).astype("int64").to_numpy()
-        out[f"events_{kind}"] = part["size"].reindex(grid).fillna(0).astype("int64").to_numpy()
-    out = out.reset_index()
+        for stat, prefix in (("sum", "ged"), ("size", "events")):
+            column = (stat, kind)
+            values = wide[column].reindex(grid) if column in wide.columns else None
+            out[f"{prefix}_{kind}"] = (
+                0 if values is None else values.fillna(0).astype("int64").to_numpy()
+            )
+    out = out[[f"{p}_{k}" for k in VIOLENCE for p in ("ged", "events")]].reset_index()
     if unit == "priogrid_gid":
         out[unit] = out[unit].astype("int64")
     return out[[MONTH, unit, *[c for c in out.columns if c not in (MONTH, unit)]]]

@@ -15,13 +15,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tocsin.forecast.errors import ForecastError
 from tocsin.forecast.panel import MONTH
 
 DRAW, OUTCOME = "draw", "outcome"
 PREDICTIONS_FILE = "predictions.parquet"
 
 
-class ForecastFileError(ValueError):
+class ForecastFileError(ForecastError):
     """A predictions file that is not in the challenge layout; the message says why."""
 
 

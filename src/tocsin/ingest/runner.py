@@ -44,6 +44,7 @@ from tocsin.ingest import formats
 from tocsin.ingest.base import FatalImportError, Parsed, Rejected, render_raw
 from tocsin.ingest.textio import CountingReader, detect_encoding, peek
 from tocsin.store import schema as s
+from tocsin.store.db import is_postgres
 from tocsin.store.event_writer import EventWriter, WriteCounts
 from tocsin.store.import_runs import Problem, finish_run, record_problems, start_run
 
@@ -179,6 +180,7 @@ def _import(
 ) -> None:
     writer = EventWriter(conn, run_id)
     seen = _SeenIds(conn)
+    statistics = _PlannerStatistics(conn)
     batch: list[tuple[int, Event, object]] = []
     problems: list[Problem] = []
 
@@ -206,6 +208,7 @@ def _import(
             report.updated += counts.updated
             report.unchanged += counts.unchanged
             batch.clear()
+            statistics.grew(report.inserted + report.read)
         if problems:
             record_problems(conn, run_id, problems)
             problems.clear()
@@ -231,6 +234,28 @@ def _import(
     seen.close()
 
 
+class _PlannerStatistics:
+    """Keeps PostgreSQL's planner informed while one transaction grows the tables.
+
+    Autovacuum cannot see rows of an open transaction, so during a large import the planner
+    believes ``events`` (and the temporary id table) are as small as before and picks
+    sequential scans for the per-batch id lookups: minutes instead of seconds on 150k rows.
+    ANALYZE inside the transaction does count its own new rows; running it each time the
+    tables have doubled costs a few calls per import. SQLite needs nothing of the kind.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._enabled = is_postgres(conn.engine)
+        self._next = 2 * BATCH_SIZE
+
+    def grew(self, rows_touched: int) -> None:
+        if self._enabled and rows_touched >= self._next:
+            self._conn.execute(text("ANALYZE events"))
+            self._conn.execute(text(f"ANALYZE {_SEEN_TABLE}"))
+            self._next = 2 * rows_touched
+
+
 class _SeenIds:
     """(dataset, original id) -> first line, kept in a temporary table so memory stays flat
     however long the file is. Uses the driver's cursor directly: this runs once per row."""
@@ -243,6 +268,7 @@ class _SeenIds:
             text(f"CREATE TEMPORARY TABLE {_SEEN_TABLE} (k VARCHAR(200) PRIMARY KEY, line INTEGER)")
         )
         self._mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        self._postgres = is_postgres(conn.engine)
         self._cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
 
     def filter(
@@ -265,7 +291,11 @@ class _SeenIds:
                 earlier[key] = line
                 fresh.append((key, line))
             yield line, event, raw_row, first
-        if fresh:
+        if fresh and self._postgres:
+            with cur.copy(f"COPY {_SEEN_TABLE} (k, line) FROM STDIN") as copy:
+                for row in fresh:
+                    copy.write_row(row)
+        elif fresh:
             cur.executemany(
                 f"INSERT INTO {_SEEN_TABLE} (k, line) VALUES ({self._mark}, {self._mark})",  # noqa: S608
                 fresh,
@@ -280,4 +310,6 @@ def _key(event: Event) -> str:
 
 
 def _drop_seen_table(conn: Connection) -> None:
-    conn.execute(text(f"DROP TABLE IF EXISTS {_SEEN_TABLE}"))
+    # Schema-qualified, so that only the temporary table can ever be dropped here.
+    schema = "pg_temp" if is_postgres(conn.engine) else "temp"
+    conn.execute(text(f"DROP TABLE IF EXISTS {schema}.{_SEEN_TABLE}"))

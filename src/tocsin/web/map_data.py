@@ -124,7 +124,7 @@ class Redactor:
 
 def where_clauses(conn: Connection, query: EventQuery, scope: AccessScope) -> list[Any]:
     # The store's filter semantics, reused rather than re-implemented (see module docstring).
-    clauses = queries._where(conn, query, Scope(scope.tiers, scope.case_classes))
+    clauses = queries.where_clauses(conn, query, Scope(scope.tiers, scope.case_classes))
     if scope.owner_user_id is not None:
         clauses.append(
             e.id.in_(

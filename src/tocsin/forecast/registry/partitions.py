@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from tocsin.forecast.errors import ForecastError
+
 EPOCH_YEAR = 1980
 MONTHS_PER_YEAR = 12
 # October: the challenge's data cut-off month for next year's window.
@@ -24,7 +26,7 @@ MIN_YEAR, MAX_YEAR = EPOCH_YEAR, 2200
 def month_id(year: int, month: int) -> int:
     """VIEWS month id: 1 is January 1980."""
     if not 1 <= month <= MONTHS_PER_YEAR:
-        raise ValueError(f"month must be 1-12, got {month}")
+        raise ForecastError(f"month must be 1-12, got {month}")
     return (year - EPOCH_YEAR) * MONTHS_PER_YEAR + month
 
 
@@ -66,7 +68,7 @@ class Window:
 def challenge_window(year: int) -> Window:
     """Window ``Y{year}``: January-December of ``year`` from data up to October of ``year - 1``."""
     if not MIN_YEAR < year <= MAX_YEAR:
-        raise ValueError(f"window year {year} is out of range {MIN_YEAR + 1}-{MAX_YEAR}")
+        raise ForecastError(f"window year {year} is out of range {MIN_YEAR + 1}-{MAX_YEAR}")
     cutoff = month_id(year - 1, CUTOFF_MONTH_OF_YEAR)
     return Window(f"Y{year}", cutoff, month_id(year, 1), month_id(year, MONTHS_PER_YEAR))
 
@@ -74,7 +76,7 @@ def challenge_window(year: int) -> Window:
 def parse_window(name: str) -> Window:
     match = _WINDOW_NAME.match(name.strip())
     if not match:
-        raise ValueError(f"window {name!r} is not of the form Y2019")
+        raise ForecastError(f"window {name!r} is not of the form Y2019")
     return challenge_window(int(match.group(1)))
 
 
@@ -82,16 +84,16 @@ def parse_windows(spec: str) -> list[Window]:
     """``"Y2019,Y2020"`` -> windows, in the order given, without duplicates."""
     names = [part for part in (p.strip() for p in spec.split(",")) if part]
     if not names:
-        raise ValueError("no window given; expected e.g. Y2019,Y2020")
+        raise ForecastError("no window given; expected e.g. Y2019,Y2020")
     if len(set(names)) != len(names):
-        raise ValueError(f"window listed twice in {spec!r}")
+        raise ForecastError(f"window listed twice in {spec!r}")
     return [parse_window(n) for n in names]
 
 
 def forecast_window(last_observed: int, steps: int) -> Window:
     """The live window: months ``last_observed + 1 .. last_observed + steps``."""
     if not 1 <= steps <= 120:
-        raise ValueError(f"steps must be 1-120, got {steps}")
+        raise ForecastError(f"steps must be 1-120, got {steps}")
     return Window(f"from_{month_label(last_observed)}", last_observed, last_observed + 1,
                   last_observed + steps)
 

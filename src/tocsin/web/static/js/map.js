@@ -167,14 +167,14 @@
     });
   }
 
-  // Clusters are computed for zoom levels 2 to 10 only: above that, incidents are drawn one by
+  // Clusters are computed for zoom levels 2 to 9 only: from 10, incidents are drawn one by
   // one (canvas circles), which keeps the initial clustering of 50,000 points well under a
   // second. Chunked, so the page stays responsive while it runs.
   var clusters = L.markerClusterGroup({
     chunkedLoading: true,
     chunkInterval: 250,
     chunkDelay: 5,
-    disableClusteringAtZoom: 11,
+    disableClusteringAtZoom: 10,
     showCoverageOnHover: false,
     animate: !reducedMotion,
     maxClusterRadius: 60,
@@ -288,7 +288,7 @@
       var shown = markers.length;
       if (shown) {
         var bounds = L.latLngBounds(markers.map(function (m) { return m.getLatLng(); }));
-        map.fitBounds(bounds.pad(0.05), { maxZoom: 9, animate: false });
+        map.fitBounds(bounds.pad(0.05), { maxZoom: 8, animate: false });
       }
       draw(markers, function () {
         performance.mark("tocsin:map-rendered");
