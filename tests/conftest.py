@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import itertools
 import os
+
+# Rich sizes its consoles when they are created (at import), from COLUMNS. Without a terminal
+# (CI, xdist workers) it would fall back to 80 columns and wrap the tables that tests read.
+os.environ["COLUMNS"] = "200"
 from collections.abc import Iterator
 from pathlib import Path
 

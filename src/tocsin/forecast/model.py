@@ -57,6 +57,7 @@ class ModelConfig:
     # Steps drawn per (unit, origin) when training (None: every step).
     steps_per_origin: int | None = None
     validation_months: int = 12
+    validation_folds: int = 2
     mix_weights: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
     min_training_months: int = 6
     min_positive_rows: int = 30
@@ -267,20 +268,7 @@ def fit(
             f"fatalities (at least {config.min_positive_rows} needed)"
         )
     names = [*cube.names, "step"]
-    split = cutoff - config.validation_months
-    early = data.target_month <= split
-    late = ~early
-    residuals, mix_weight, validation = None, 0.0, {}
-    if early.sum() > 0 and late.sum() > 0 and (data.y[early] > 0).sum() >= config.min_positive_rows:
-        clf, reg = _fit_pair(data, early, config)
-        p = clf.predict(data.x[late])
-        mu = data.base[late] + reg.predict(data.x[late])
-        pos = data.y[late] > 0
-        if pos.sum() >= 10:
-            residuals = ResidualBins.from_validation(
-                mu[pos], np.log1p(data.y[late][pos]) - mu[pos], config.residuals_per_bin)
-            mix_weight, validation = _choose_mix(p, mu, residuals, data.y[late],
-                                                 data.conflictology[late], config)
+    residuals, mix_weight, validation = _validate(data, cutoff, config)
     clf, reg = _fit_pair(data, np.ones(len(data.y), dtype=bool), config)
     if residuals is None:
         # Too little validation data: fall back on in-sample residuals, widened by the ratio
@@ -291,6 +279,42 @@ def fit(
             mu_in, (np.log1p(data.y[pos]) - mu_in) * 1.5, config.residuals_per_bin)
         validation = {"fallback": "in-sample residuals x 1.5"}
     return FittedModel(config, names, clf, reg, residuals, mix_weight, validation)
+
+
+def _validate(data: TrainingSet, cutoff: int, config: ModelConfig):  # noqa: ANN202
+    """Time-series cross-validation inside the training data.
+
+    Fold ``k`` fits on targets up to ``cutoff - k * validation_months`` and predicts the next
+    ``validation_months`` target months. Out-of-fold residuals of the positive months give the
+    spread of the intensity part; the mixture weight minimises the CRPS over all folds.
+    """
+    ps, mus, ys, confs = [], [], [], []
+    for k in range(1, config.validation_folds + 1):
+        split = cutoff - k * config.validation_months
+        early = data.target_month <= split
+        late = (data.target_month > split) & (data.target_month <= split + config.validation_months)
+        if not late.any() or (data.y[early] > 0).sum() < config.min_positive_rows:
+            break
+        clf, reg = _fit_pair(data, early, config)
+        ps.append(clf.predict(data.x[late]))
+        mus.append(data.base[late] + reg.predict(data.x[late]))
+        ys.append(data.y[late])
+        confs.append(data.conflictology[late])
+    if not ys:
+        return None, 0.0, {}
+    p, mu, y, conf = (np.concatenate(ps), np.concatenate(mus), np.concatenate(ys),
+                      np.vstack(confs))
+    pos = y > 0
+    if pos.sum() < MIN_VALIDATION_RESIDUALS:
+        return None, 0.0, {}
+    residuals = ResidualBins.from_validation(mu[pos], np.log1p(y[pos]) - mu[pos],
+                                             config.residuals_per_bin)
+    mix_weight, validation = _choose_mix(p, mu, residuals, y, conf, config)
+    validation["folds"] = len(ys)
+    return residuals, mix_weight, validation
+
+
+MIN_VALIDATION_RESIDUALS = 10
 
 
 def _lgb_params(config: ModelConfig, objective: str, seed: int) -> dict:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - registers pa.compute
 import pyarrow.parquet as pq
 
 from tocsin.forecast.errors import ForecastError
@@ -20,6 +21,7 @@ from tocsin.forecast.panel import MONTH
 
 DRAW, OUTCOME = "draw", "outcome"
 PREDICTIONS_FILE = "predictions.parquet"
+WRITE_BLOCK_ROWS = 5_000_000
 
 
 class ForecastFileError(ForecastError):
@@ -45,54 +47,119 @@ class SampleForecast:
     def to_frame(self) -> pd.DataFrame:
         return self.to_table().to_pandas()
 
-    def to_table(self) -> pa.Table:
-        u, m, d = self.draws.shape
+    def to_table(self, first: int = 0, stop: int | None = None) -> pa.Table:
+        """Rows of units ``first .. stop - 1`` in the challenge layout."""
+        units = np.asarray(self.units)[first:stop]
+        draws = self.draws[first:stop]
+        u, m, d = draws.shape
         # Built from numpy columns directly: a pandas detour would double the memory of a
         # PRIO-GRID forecast (10^8 rows).
-        units = np.asarray(self.units)
         unit_values = np.repeat(units, m * d)
         return pa.table({
             MONTH: pa.array(np.tile(np.repeat(self.months.astype(np.int32), d), u)),
             self.unit: pa.array(unit_values if units.dtype != object else unit_values.tolist()),
             DRAW: pa.array(np.tile(np.arange(d, dtype=np.int32), u * m)),
-            OUTCOME: pa.array(self.draws.reshape(-1).astype(np.int64)),
+            OUTCOME: pa.array(draws.reshape(-1).astype(np.int64)),
         })
 
     def write(self, path: Path) -> None:
+        """Write in blocks of units (bounded memory), then rename: readers never see a
+        half-written file."""
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".partial")
-        pq.write_table(self.to_table(), tmp, compression="zstd")
-        tmp.replace(path)  # a reader never sees a half-written file
+        per_block = max(1, WRITE_BLOCK_ROWS // max(1, len(self.months) * self.n_draws))
+        writer = None
+        try:
+            for first in range(0, len(self.units), per_block):
+                table = self.to_table(first, first + per_block)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
+                writer.write_table(table)
+        finally:
+            if writer is not None:
+                writer.close()
+        tmp.replace(path)
 
     def quantiles(self, qs: list[float]) -> np.ndarray:
         return np.quantile(self.draws, qs, axis=2)
 
 
 def read_predictions(path: Path, unit: str | None = None) -> SampleForecast:
-    """Read a challenge-layout file (columns or index ``month_id, <unit>, draw`` + ``outcome``)."""
+    """Read a challenge-layout file (columns or index ``month_id, <unit>, draw`` + ``outcome``).
+
+    Streams the file in record batches into the ``units x months x draws`` array, so a
+    PRIO-GRID forecast (10^8 rows) needs about the memory of that array, not of a DataFrame.
+    """
     if not path.is_file():
         raise ForecastFileError(f"predictions file not found: {path}")
     try:
-        frame = pd.read_parquet(path)
-    except (OSError, ValueError) as exc:
+        source = pq.ParquetFile(path)
+    except (OSError, ValueError, pa.ArrowException) as exc:
         raise ForecastFileError(f"{path}: not a readable Parquet file ({exc})") from exc
-    if frame.index.names != [None]:
-        frame = frame.reset_index()
-    return forecast_from_frame(frame, unit, source=str(path))
+    names = list(source.schema_arrow.names)
+    unit = _unit_column(names, unit, str(path))
+    has_draw = DRAW in names
+    columns = [MONTH, unit, OUTCOME] + ([DRAW] if has_draw else [])
+    if not has_draw:  # a file without draw numbers: draws are numbered in file order
+        return forecast_from_frame(pd.read_parquet(path, columns=columns), unit, source=str(path))
+    units, months, draw_ids = set(), set(), set()
+    for batch in source.iter_batches(columns=columns, batch_size=2_000_000):
+        units.update(pa.compute.unique(batch.column(unit)).to_pylist())
+        months.update(pa.compute.unique(batch.column(MONTH)).to_pylist())
+        draw_ids.update(pa.compute.unique(batch.column(DRAW)).to_pylist())
+    unit_index = np.array(sorted(units), dtype=object if _texts(units) else np.int64)
+    month_index = np.array(sorted(months), dtype=np.int64)
+    draw_index = np.array(sorted(draw_ids), dtype=np.int64)
+    shape = (len(unit_index), len(month_index), len(draw_index))
+    if source.metadata.num_rows != np.prod(shape):
+        raise ForecastFileError(
+            f"{path}: expected every unit x month x draw once ({shape[0]} x {shape[1]} x "
+            f"{shape[2]} = {np.prod(shape)} rows), found {source.metadata.num_rows} rows"
+        )
+    draws = np.full(shape, -1.0)
+    for batch in source.iter_batches(columns=columns, batch_size=2_000_000):
+        outcome = batch.column(OUTCOME).to_numpy(zero_copy_only=False).astype(np.float64)
+        if np.isnan(outcome).any() or (outcome < 0).any():
+            raise ForecastFileError(f"{path}: outcomes must be non-negative numbers")
+        ui = np.searchsorted(unit_index, _values(batch.column(unit)))
+        mi = np.searchsorted(month_index, batch.column(MONTH).to_numpy())
+        di = np.searchsorted(draw_index, batch.column(DRAW).to_numpy())
+        draws[ui, mi, di] = outcome
+    if (draws < 0).any():
+        raise ForecastFileError(f"{path}: some unit-month-draws appear twice, others never")
+    if np.all(draws == np.round(draws)):
+        draws = draws.astype(np.int64)
+    return SampleForecast(unit, unit_index, month_index, draws)
+
+
+def _texts(values: set) -> bool:
+    return any(isinstance(v, str) for v in values)
+
+
+def _values(column: pa.Array) -> np.ndarray:
+    return np.asarray(column.to_pylist(), dtype=object) if pa.types.is_string(
+        column.type) or pa.types.is_large_string(column.type) else column.to_numpy()
+
+
+def _unit_column(names: list[str], unit: str | None, source: str) -> str:
+    if OUTCOME not in names or MONTH not in names:
+        raise ForecastFileError(f"{source}: needs columns month_id and outcome")
+    if unit is None:
+        others = [c for c in names if c not in (MONTH, DRAW, OUTCOME)
+                  and not c.startswith("__index_level")]
+        if len(others) != 1:
+            raise ForecastFileError(f"{source}: cannot tell the unit column among {others}")
+        unit = others[0]
+    if unit not in names:
+        raise ForecastFileError(f"{source}: no unit column {unit!r}")
+    return unit
 
 
 def forecast_from_frame(
     frame: pd.DataFrame, unit: str | None = None, *, source: str = "predictions"
 ) -> SampleForecast:
-    if OUTCOME not in frame.columns or MONTH not in frame.columns:
-        raise ForecastFileError(f"{source}: needs columns month_id and outcome")
-    if unit is None:
-        others = [c for c in frame.columns if c not in (MONTH, DRAW, OUTCOME)]
-        if len(others) != 1:
-            raise ForecastFileError(f"{source}: cannot tell the unit column among {others}")
-        unit = others[0]
-    if unit not in frame.columns:
-        raise ForecastFileError(f"{source}: no unit column {unit!r}")
+    """A small forecast held as a DataFrame (draws numbered in row order if not given)."""
+    unit = _unit_column(list(frame.columns), unit, source)
     if DRAW not in frame.columns:
         frame = frame.assign(**{DRAW: frame.groupby([MONTH, unit]).cumcount()})
     outcome = pd.to_numeric(frame[OUTCOME], errors="coerce")

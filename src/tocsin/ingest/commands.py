@@ -17,6 +17,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from tocsin.ingest.base import FatalImportError
 from tocsin.ingest.formats import FORMAT_NAMES
@@ -70,6 +71,8 @@ def ingest(
                 )
     except FatalImportError as exc:
         _fail(f"{path}: {exc}. Nothing was imported.", as_json)
+    except SQLAlchemyError as exc:
+        _fail(f"{path}: database error ({exc.__class__.__name__}). Nothing was imported.", as_json)
     finally:
         engine.dispose()
 

@@ -151,6 +151,12 @@ def ingest_file(
             counts = WriteCounts(report.inserted, report.updated, report.unchanged)
             finish_run(conn, run_id, read=report.read, counts=counts, rejected=report.rejected)
             _drop_seen_table(conn)
+    except UnicodeDecodeError as exc:  # in a header, before the row loop's own guard
+        raise FatalImportError(
+            f"the text is not valid {encoding} ({exc.reason}); the file is damaged"
+        ) from exc
+    except OSError as exc:
+        raise FatalImportError(f"cannot read {path}: {exc.strerror or exc}") from exc
     finally:
         raw.dispose()
     if progress is not None:

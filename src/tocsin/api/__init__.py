@@ -1,0 +1,1 @@
+"""The FastAPI application: ``create_app`` in ``tocsin.api.app``, routers in ``routers/``."""

@@ -1,0 +1,1 @@
+"""Access control: roles and policies, authentication, redaction, the audit ledger."""
