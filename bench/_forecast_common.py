@@ -59,11 +59,13 @@ def peak_rss_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
-def evaluate(out_dir: Path, truth: pd.DataFrame, unit: str, bootstrap: int,
-             active_months: int = 36) -> report.Evaluation:
+def evaluate(
+    out_dir: Path, truth: pd.DataFrame, unit: str, bootstrap: int, active_months: int = 36
+) -> report.Evaluation:
     settings = MetricSettings(bootstrap_samples=bootstrap, active_months=active_months)
-    return report.evaluate_directory(out_dir, truth, unit, settings=settings,
-                                     benchmark="conflictology")
+    return report.evaluate_directory(
+        out_dir, truth, unit, settings=settings, benchmark="conflictology"
+    )
 
 
 def crps_table(evaluation: report.Evaluation, subset: pd.Series | None = None) -> pd.DataFrame:

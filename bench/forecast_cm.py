@@ -22,10 +22,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import _forecast_common as common  # noqa: E402
 from bench._report import machine_info, write_section  # noqa: E402
+
 from tocsin import config  # noqa: E402
 from tocsin.forecast import backtest as bt  # noqa: E402
-from tocsin.forecast import model, neighbours, report  # noqa: E402
-from tocsin.forecast.panel import read_views_panel  # noqa: E402
+from tocsin.forecast import events, model, neighbours, panel_build, report  # noqa: E402
+from tocsin.forecast.panel import make_panel, read_views_panel  # noqa: E402
 from tocsin.forecast.registry.partitions import parse_windows  # noqa: E402
 
 OFFICIAL = ("zero", "last", "boot", "conflictology")
@@ -42,15 +43,24 @@ def main() -> None:
     parser.add_argument("--models", default="tocsin," + ",".join(common.BASELINE_NAMES))
     parser.add_argument("--out", type=Path, default=Path("var/bench/forecast_cm"))
     parser.add_argument("--no-write", action="store_true", help="Do not update BENCHMARKS.md.")
+    parser.add_argument("--no-extra", action="store_true",
+                        help="Do not learn from the GED 21.1 country history (ADR 0033).")
     args = parser.parse_args()
 
     data = config.shared_data_dir() / "views_cm"
-    files = [data / "cm_panel_2018_2022.parquet", *sorted((data / "long_history").glob("*.parquet"))]
+    files = [
+        data / "cm_panel_2018_2022.parquet",
+        *sorted((data / "long_history").glob("*.parquet")),
+    ]
     windows = parse_windows(args.windows)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     sections = [f"Machine: {machine_info()}", ""]
     sections.append(
-        f"Data: VIEWS `cm_panel_2018_2022` + `long_history` (11 countries from 1990); windows "
+        "Data: VIEWS `cm_panel_2018_2022` + `long_history` (11 countries from 1990)"
+        + ("" if args.no_extra else "; Tocsin also learns from UCDP GED 21.1 precise events "
+           "aggregated by country, 1989-2018, as separate series cut at each window's cut-off "
+           "(ADR 0033)")
+        + f"; windows "
         f"{args.windows}; {args.draws} draws; seed {args.seed}; Tocsin `{model.MODEL_VERSION}`. "
         "CRPS: `scoringrules.crps_ensemble`, estimator `qd` (empirical distribution of the "
         "draws), mean over country-months. Skill intervals: 95% bootstrap over countries "
@@ -61,15 +71,18 @@ def main() -> None:
     text = "\n".join(sections)
     print(text)
     if not args.no_write:
-        write_section("forecast_cm", "## Forecast: country-month (VIEWS challenge windows)\n\n"
-                      + text)
+        write_section(
+            "forecast_cm", "## Forecast: country-month (VIEWS challenge windows)\n\n" + text
+        )
 
 
 def run_target(target, files, data, windows, models, args) -> str:  # noqa: ANN001, PLR0913
     print(f"== {target}", flush=True)
     panel = read_views_panel(files, unit="country_id", targets=[target])
     first, second = neighbours.for_panel(panel)
-    request = bt.ForecastRequest(target, args.draws, args.seed, model.ModelConfig(), first, second)
+    extra = () if args.no_extra else (ged_country_history(target),)
+    request = bt.ForecastRequest(target, args.draws, args.seed, model.ModelConfig(), first, second,
+                                 extra)
     out_dir = args.out / target
     run = common.run_models(panel, windows, models, request, out_dir)
     official = []
@@ -81,6 +94,15 @@ def run_target(target, files, data, windows, models, args) -> str:  # noqa: ANN0
     evaluation = common.evaluate(out_dir, truth, "country_id", args.bootstrap)
     table = common.crps_table(evaluation)
     return describe(target, table, evaluation, run, official, args.draws)
+
+
+def ged_country_history(target: str) -> model.ExtraHistory:
+    """UCDP GED 21.1 (precise events, 1989-2018) by country: more history to learn from."""
+    source = config.shared_data_dir() / "ucdp" / "ged211_global_precise_1989_2018.csv"
+    history, _ = panel_build.build_panel(events.read_ged_files([source]), "cm")
+    first, second = neighbours.for_panel(history)
+    return model.ExtraHistory(make_panel(history.frame, history.unit, targets=[target]), first,
+                              second)
 
 
 def link_official(data: Path, out_dir: Path, windows) -> list[str]:  # noqa: ANN001
@@ -100,8 +122,11 @@ def link_official(data: Path, out_dir: Path, windows) -> list[str]:  # noqa: ANN
 
 
 def describe(target, table, evaluation, run, official, draws) -> str:  # noqa: ANN001, PLR0913
-    lines = [f"\n### `{target}`\n", "CRPS by window (lower is better):\n",
-             common.md_table(table.sort_values("pooled"))]
+    lines = [
+        f"\n### `{target}`\n",
+        "CRPS by window (lower is better):\n",
+        common.md_table(table.sort_values("pooled")),
+    ]
     references = list(official) if official else list(CHALLENGE)
     best = common.best_benchmark_by_window(table, references)
     best_pooled_name = table.loc[[r for r in references if r in table.index], "pooled"].idxmin()
@@ -121,27 +146,52 @@ def describe(target, table, evaluation, run, official, draws) -> str:  # noqa: A
             "- per window vs that window's best benchmark: "
             + ", ".join(f"{w} {s:+.1%}" for w, s in by_window.items())
             + f" (target: none negative): "
-              f"{'met' if min(by_window.values()) >= 0 else 'NOT met'}",
+            f"{'met' if min(by_window.values()) >= 0 else 'NOT met'}",
         ]
         skill = evaluation.skill()
         if not skill.empty:
             row = skill[skill.model == "tocsin"].iloc[0]
-            lines.append(f"- bootstrap 95% interval of the skill vs `{evaluation.benchmark}`: "
-                         f"[{row.ci_low:+.1%}, {row.ci_high:+.1%}]")
+            lines.append(
+                f"- bootstrap 95% interval of the skill vs `{evaluation.benchmark}`: "
+                f"[{row.ci_low:+.1%}, {row.ci_high:+.1%}]"
+            )
         active = common.crps_table(evaluation, evaluation.rows["active"])
-        lines += ["", "CRPS on countries with fatalities in the 36 months before the cut-off:\n",
-                  common.md_table(active.sort_values("pooled"))]
+        lines += [
+            "",
+            "CRPS on countries with fatalities in the 36 months before the cut-off:\n",
+            common.md_table(active.sort_values("pooled")),
+        ]
         seconds = run.seconds("tocsin")
         rows = evaluation.rows[evaluation.rows["model"] == "tocsin"]
         n_units = rows[evaluation.unit].nunique()
-        lines += ["", f"Cost: Tocsin trains and predicts one window ({n_units} countries x "
-                      f"{draws} draws) in a median {statistics.median(seconds):.0f} s (per "
-                      "window: " + ", ".join(f"{s:.0f}" for s in seconds) + " s; target < 120 s "
-                      f"on 2 cores); peak RSS of the whole bench {common.peak_rss_gib():.1f} GiB."]
+        lines += [
+            "",
+            f"Cost: Tocsin trains and predicts one window ({n_units} countries x "
+            f"{draws} draws) in a median {statistics.median(seconds):.0f} s (per "
+            "window: " + ", ".join(f"{s:.0f}" for s in seconds) + " s; target < 120 s "
+            f"on 2 cores); peak RSS of the whole bench {common.peak_rss_gib():.1f} GiB.",
+        ]
     pooled = report.tables(evaluation)["pooled"].set_index("model")
-    lines += ["", "Other scores, pooled (lower is better except AP):\n",
-              common.md_table(pooled[["crps", "twcrps25", "ign", "is90", "brier_gt0",
-                                      "brier_ge25", "ap_gt0", "ap_ge25", "msle"]], digits=3)]
+    lines += [
+        "",
+        "Other scores, pooled (lower is better except AP):\n",
+        common.md_table(
+            pooled[
+                [
+                    "crps",
+                    "twcrps25",
+                    "ign",
+                    "is90",
+                    "brier_gt0",
+                    "brier_ge25",
+                    "ap_gt0",
+                    "ap_ge25",
+                    "msle",
+                ]
+            ],
+            digits=3,
+        ),
+    ]
     return "\n".join(lines)
 
 

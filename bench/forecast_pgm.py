@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import _forecast_common as common  # noqa: E402
 from bench._report import machine_info, write_section  # noqa: E402
+
 from tocsin import config  # noqa: E402
 from tocsin.forecast import backtest as bt  # noqa: E402
 from tocsin.forecast import countries, events, model, neighbours, panel_build, report  # noqa: E402
@@ -32,8 +33,13 @@ from tocsin.forecast.registry.partitions import parse_windows  # noqa: E402
 
 # Training on PRIO-GRID: the last 10 years of origins, 5% of the cells with no fatality (own or
 # neighbours') in 36 months (weighted back up), two random steps per cell-origin.
-PGM_CONFIG = model.ModelConfig(history_months=120, cold_rate=0.05, steps_per_origin=2,
-                               min_child_samples=100, use_covariates=False)
+PGM_CONFIG = model.ModelConfig(
+    history_months=120,
+    cold_rate=0.05,
+    steps_per_origin=2,
+    min_child_samples=100,
+    use_covariates=False,
+)
 CHALLENGE = ("zero", "last", "boot", "conflictology")
 
 
@@ -41,8 +47,11 @@ def build_africa_panel() -> Panel:
     source = config.shared_data_dir() / "ucdp" / "ged211_global_precise_1989_2018.csv"
     frame = events.read_ged_files([source])
     panel, rep = panel_build.build_panel(frame, "pgm", country_codes=list(countries.AFRICA_ISO3))
-    print(f"panel: {len(panel.units)} cells x {panel.last_month - panel.first_month + 1} months; "
-          f"{rep.n_placed} of {rep.n_events} events in Africa", flush=True)
+    print(
+        f"panel: {len(panel.units)} cells x {panel.last_month - panel.first_month + 1} months; "
+        f"{rep.n_placed} of {rep.n_events} events in Africa",
+        flush=True,
+    )
     return panel
 
 
@@ -55,8 +64,10 @@ def _one_window(args: tuple) -> dict:
     start = time.perf_counter()
     bt.backtest(panel, parse_windows(window_name), "tocsin", request, out_dir=Path(out_dir))
     seconds = time.perf_counter() - start
-    return {"seconds": seconds,
-            "peak_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
+    return {
+        "seconds": seconds,
+        "peak_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+    }
 
 
 def main() -> None:
@@ -79,7 +90,8 @@ def main() -> None:
         for window in windows:
             with ctx.Pool(1) as pool:
                 costs[window.name] = pool.map(
-                    _one_window, [(window.name, args.draws, args.seed, str(out_dir))])[0]
+                    _one_window, [(window.name, args.draws, args.seed, str(out_dir))]
+                )[0]
             print(f"  {window.name} tocsin: {json.dumps(costs[window.name])}", flush=True)
     panel = build_africa_panel()
     request = bt.ForecastRequest("ged_os", args.draws, args.seed, PGM_CONFIG)
@@ -87,13 +99,13 @@ def main() -> None:
     common.run_models(panel, windows, baselines, request, out_dir)
     truth = report.actuals_from_panel(panel, "ged_os")
     del panel
-    evaluation = common.evaluate(out_dir, truth, "priogrid_gid", args.bootstrap,
-                                 active_months=36)
+    evaluation = common.evaluate(out_dir, truth, "priogrid_gid", args.bootstrap, active_months=36)
     text = describe(evaluation, costs, args, windows)
     print(text)
     if not args.no_write:
-        write_section("forecast_pgm", "## Forecast: PRIO-GRID-month, Africa, one-sided violence"
-                      "\n\n" + text)
+        write_section(
+            "forecast_pgm", "## Forecast: PRIO-GRID-month, Africa, one-sided violence\n\n" + text
+        )
 
 
 def describe(evaluation, costs, args, windows) -> str:  # noqa: ANN001
@@ -101,14 +113,17 @@ def describe(evaluation, costs, args, windows) -> str:  # noqa: ANN001
     active = common.crps_table(evaluation, evaluation.rows["active"])
     n_cells = evaluation.rows["priogrid_gid"].nunique()
     lines = [
-        f"Machine: {machine_info()}", "",
+        f"Machine: {machine_info()}",
+        "",
         f"Data: UCDP GED 21.1 (precise locations), all {n_cells} land cells of the African states, "
         f"1989-2018, target `ged_os`; windows {args.windows}; {args.draws} draws; seed "
         f"{args.seed}; Tocsin `{model.MODEL_VERSION}` with the PRIO-GRID settings of "
-        "`bench/forecast_pgm.py`. CRPS: `scoringrules.crps_ensemble` (estimator `qd`).", "",
-        "CRPS by window, all cells (lower is better):\n", common.md_table(
-            table.sort_values("pooled"), digits=4),
-        "", "CRPS on cells with one-sided violence in the 36 months before the cut-off:\n",
+        "`bench/forecast_pgm.py`. CRPS: `scoringrules.crps_ensemble` (estimator `qd`).",
+        "",
+        "CRPS by window, all cells (lower is better):\n",
+        common.md_table(table.sort_values("pooled"), digits=4),
+        "",
+        "CRPS on cells with one-sided violence in the 36 months before the cut-off:\n",
         common.md_table(active.sort_values("pooled"), digits=3),
     ]
     if "tocsin" in table.index:
@@ -120,7 +135,8 @@ def describe(evaluation, costs, args, windows) -> str:  # noqa: ANN001
         seconds = [c["seconds"] for c in costs.values()]
         peaks = [c["peak_gib"] for c in costs.values()]
         lines += [
-            "", "Targets (issue 3, section 6):\n",
+            "",
+            "Targets (issue 3, section 6):\n",
             f"- pooled CRPS vs the best benchmark (`{best}`): {s_all:+.1%} (target >= +3%): "
             f"{'met' if s_all >= 0.03 else 'NOT met'}",
             f"- cells with one-sided violence in the previous 36 months, vs the best benchmark "
@@ -129,12 +145,31 @@ def describe(evaluation, costs, args, windows) -> str:  # noqa: ANN001
             f"- cost per window (train + predict + write {n_cells} cells x 12 months x "
             f"{args.draws} draws): median {statistics.median(seconds) / 60:.1f} min (per "
             "window: " + ", ".join(f"{s / 60:.1f}" for s in seconds) + " min; target < 15 min)"
-            f", peak memory {max(peaks):.1f} GiB (target < 8 GB)" if seconds else "",
+            f", peak memory {max(peaks):.1f} GiB (target < 8 GB)"
+            if seconds
+            else "",
         ]
     pooled = report.tables(evaluation)["pooled"].set_index("model")
-    lines += ["", "Other scores, pooled (lower is better except AP):\n",
-              common.md_table(pooled[["crps", "twcrps25", "ign", "is90", "brier_gt0",
-                                      "brier_ge25", "ap_gt0", "ap_ge25", "msle"]], digits=4)]
+    lines += [
+        "",
+        "Other scores, pooled (lower is better except AP):\n",
+        common.md_table(
+            pooled[
+                [
+                    "crps",
+                    "twcrps25",
+                    "ign",
+                    "is90",
+                    "brier_gt0",
+                    "brier_ge25",
+                    "ap_gt0",
+                    "ap_ge25",
+                    "msle",
+                ]
+            ],
+            digits=4,
+        ),
+    ]
     return "\n".join(lines)
 
 

@@ -10,12 +10,19 @@ from tocsin.forecast.model import ModelConfig
 from tocsin.forecast.panel import make_panel
 
 # Light LightGBM settings: the tests check behaviour, not accuracy.
-FAST = ModelConfig(n_estimators=15, num_leaves=7, min_child_samples=5, threads=1,
-                   min_positive_rows=5, validation_months=6)
+FAST = ModelConfig(
+    n_estimators=15,
+    num_leaves=7,
+    min_child_samples=5,
+    threads=1,
+    min_positive_rows=5,
+    validation_months=6,
+)
 
 
-def synthetic_frame(n_units: int = 12, n_months: int = 48, first: int = 457,
-                    seed: int = 3) -> pd.DataFrame:
+def synthetic_frame(
+    n_units: int = 12, n_months: int = 48, first: int = 457, seed: int = 3
+) -> pd.DataFrame:
     """Self-exciting counts: some units violent, most quiet; ged_sb drives ged_os a little."""
     rng = np.random.default_rng(seed)
     rows = []
@@ -26,8 +33,16 @@ def synthetic_frame(n_units: int = 12, n_months: int = 48, first: int = 457,
             lam = level + 0.6 * sb
             sb = int(rng.poisson(lam))
             os_ = int(rng.poisson(0.2 * sb + (0.5 if u % 3 == 0 else 0.02)))
-            rows.append({"month_id": first + m, "country_id": u + 1, "ged_sb": sb,
-                         "ged_ns": 0, "ged_os": os_, "cov_x": float(u % 3)})
+            rows.append(
+                {
+                    "month_id": first + m,
+                    "country_id": u + 1,
+                    "ged_sb": sb,
+                    "ged_ns": 0,
+                    "ged_os": os_,
+                    "cov_x": float(u % 3),
+                }
+            )
     return pd.DataFrame(rows)
 
 

@@ -75,8 +75,9 @@ def test_challenge_layout_round_trips_and_evaluates(tmp_path: Path, panel, fast_
     assert list(frame.columns) == ["month_id", "country_id", "draw", "outcome"]
 
     truth = report.actuals_from_panel(panel, "ged_os")
-    evaluation = report.evaluate_directory(tmp_path, truth, "country_id",
-                                           settings=MetricSettings(bootstrap_samples=50))
+    evaluation = report.evaluate_directory(
+        tmp_path, truth, "country_id", settings=MetricSettings(bootstrap_samples=50)
+    )
     tables = report.tables(evaluation)
     assert set(tables["by_window"]["window"]) == {"Y2020", "Y2021"}
     assert set(tables["by_step"]["step"]) == set(range(3, 15))
@@ -105,3 +106,20 @@ def test_draws_are_integers_and_deterministic_across_backtests(panel, fast_confi
     a = bt.backtest(panel, [WINDOW], "tocsin", request)["Y2021"].draws
     b = bt.backtest(panel, [WINDOW], "tocsin", request)["Y2021"].draws
     assert np.array_equal(a, b) and a.dtype == np.int64
+
+
+def test_extra_histories_are_cut_at_the_cutoff_too(frame, fast_config) -> None:  # noqa: ANN001
+    main = make_panel(frame, "country_id", targets=["ged_os"])
+    other = frame.assign(country_id=frame.country_id + 100)
+    clean = model.ExtraHistory(make_panel(other, "country_id", targets=["ged_os"]))
+    dirty = model.ExtraHistory(make_panel(poisoned(other), "country_id", targets=["ged_os"]))
+    with_clean = bt.ForecastRequest("ged_os", 40, 0, fast_config, extra=(clean,))
+    with_dirty = bt.ForecastRequest("ged_os", 40, 0, fast_config, extra=(dirty,))
+    without = bt.ForecastRequest("ged_os", 40, 0, fast_config)
+    a = bt.backtest(main, [WINDOW], "tocsin", with_clean)["Y2021"].draws
+    b = bt.backtest(main, [WINDOW], "tocsin", with_dirty)["Y2021"].draws
+    c = bt.backtest(main, [WINDOW], "tocsin", without)["Y2021"].draws
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)  # the extra history is learnt from
+    # ... but never forecast: only the main panel's units come out.
+    assert bt.backtest(main, [WINDOW], "tocsin", with_clean)["Y2021"].units.max() == 12

@@ -14,7 +14,8 @@ from tocsin.forecast.registry.partitions import challenge_window
 def history(values: dict[int, list[int]], first: int = 1):  # noqa: ANN201
     rows = [
         {"month_id": first + m, "country_id": unit, "ged_sb": v}
-        for unit, series in values.items() for m, v in enumerate(series)
+        for unit, series in values.items()
+        for m, v in enumerate(series)
     ]
     return make_panel(pd.DataFrame(rows), "country_id", targets=["ged_sb"])
 

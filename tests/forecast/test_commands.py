@@ -52,41 +52,115 @@ def test_predict_backtest_evaluate(tmp_path: Path) -> None:
     panel = panel_file(tmp_path)
     preds = tmp_path / "preds.parquet"
     common = ["--panel", str(panel), "--target", "ged_os", "--unit", "country_id"]
-    result = invoke("predict", *common, "--steps", "4", "--draws", "20", "--model",
-                    "conflictology", "--out", str(preds))
+    result = invoke(
+        "predict",
+        *common,
+        "--steps",
+        "4",
+        "--draws",
+        "20",
+        "--model",
+        "conflictology",
+        "--out",
+        str(preds),
+    )
     assert result.exit_code == 0, result.output
     frame = pd.read_parquet(preds)
     assert list(frame.columns) == ["month_id", "country_id", "draw", "outcome"]
     assert sorted(frame.month_id.unique()) == [505, 506, 507, 508]
 
     out_dir = tmp_path / "bt"
-    result = invoke("backtest", *common, "--windows", "Y2020,Y2021", "--model", "zero",
-                    "--model", "conflictology,last", "--draws", "20", "--out", str(out_dir))
+    result = invoke(
+        "backtest",
+        *common,
+        "--windows",
+        "Y2020,Y2021",
+        "--model",
+        "zero",
+        "--model",
+        "conflictology,last",
+        "--draws",
+        "20",
+        "--out",
+        str(out_dir),
+    )
     assert result.exit_code == 0, result.output
     assert (out_dir / "last" / "window=Y2021" / "predictions.parquet").is_file()
 
-    result = invoke("evaluate", "--pred", str(out_dir), *common[:4], "--unit", "country_id",
-                    "--bootstrap", "20", "--out", str(tmp_path / "eval"))
+    result = invoke(
+        "evaluate",
+        "--pred",
+        str(out_dir),
+        *common[:4],
+        "--unit",
+        "country_id",
+        "--bootstrap",
+        "20",
+        "--out",
+        str(tmp_path / "eval"),
+    )
     assert result.exit_code == 0, result.output
     assert "CRPS by window" in result.output
     report = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
     assert report["settings"]["crps_estimator"] == "qd"
     assert {"pit.png", "skill_by_step.png", "top_units.png"} <= {
-        p.name for p in (tmp_path / "eval").iterdir()}
+        p.name for p in (tmp_path / "eval").iterdir()
+    }
+
+
+def test_predict_can_learn_from_an_extra_panel(tmp_path: Path) -> None:
+    panel = panel_file(tmp_path)
+    extra = tmp_path / "extra.parquet"
+    synthetic_frame(seed=9).rename(columns={"country_id": "gid"}).assign(
+        gid=lambda f: f.gid + 1000).to_parquet(extra)
+    out = tmp_path / "o.parquet"
+    result = invoke("predict", "--panel", str(panel), "--target", "ged_os", "--unit",
+                    "country_id", "--steps", "2", "--draws", "10", "--extra-panel", str(extra),
+                    "--extra-unit", "gid", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert pd.read_parquet(out)["country_id"].max() == 12
 
 
 def test_bad_requests_fail_with_one_clear_line(tmp_path: Path) -> None:
     panel = panel_file(tmp_path)
     common = ["--panel", str(panel), "--target", "ged_os", "--unit", "country_id"]
     cases = [
-        (["predict", *common, "--model", "prophet", "--out", str(tmp_path / "x.parquet")],
-         "unknown model"),
-        (["predict", "--panel", str(panel), "--target", "ged_xx", "--unit", "country_id",
-          "--out", str(tmp_path / "x.parquet")], "ged_xx"),
-        (["backtest", *common, "--windows", "2020", "--model", "zero", "--out", str(tmp_path)],
-         "Y2019"),
-        (["evaluate", "--pred", str(tmp_path / "none"), "--panel", str(panel), "--target",
-          "ged_os", "--unit", "country_id"], "not found"),
+        (
+            ["predict", *common, "--model", "prophet", "--out", str(tmp_path / "x.parquet")],
+            "unknown model",
+        ),
+        (
+            [
+                "predict",
+                "--panel",
+                str(panel),
+                "--target",
+                "ged_xx",
+                "--unit",
+                "country_id",
+                "--out",
+                str(tmp_path / "x.parquet"),
+            ],
+            "ged_xx",
+        ),
+        (
+            ["backtest", *common, "--windows", "2020", "--model", "zero", "--out", str(tmp_path)],
+            "Y2019",
+        ),
+        (
+            [
+                "evaluate",
+                "--pred",
+                str(tmp_path / "none"),
+                "--panel",
+                str(panel),
+                "--target",
+                "ged_os",
+                "--unit",
+                "country_id",
+            ],
+            "not found",
+        ),
         (["explain", "--run", "1", "--unit", "CAF", "--month", "May 2020"], "YYYY-MM"),
     ]
     for args, message in cases:
@@ -100,8 +174,21 @@ def test_a_panel_with_gaps_is_refused_or_filled_on_request(tmp_path: Path) -> No
     gappy = frame[~((frame.country_id == 2) & (frame.month_id == 470))]
     path = tmp_path / "gappy.parquet"
     gappy.to_parquet(path)
-    args = ["predict", "--panel", str(path), "--target", "ged_os", "--unit", "country_id",
-            "--model", "last", "--draws", "5", "--out", str(tmp_path / "o.parquet")]
+    args = [
+        "predict",
+        "--panel",
+        str(path),
+        "--target",
+        "ged_os",
+        "--unit",
+        "country_id",
+        "--model",
+        "last",
+        "--draws",
+        "5",
+        "--out",
+        str(tmp_path / "o.parquet"),
+    ]
     result = invoke(*args)
     assert result.exit_code == 2 and "missing months" in result.output
     assert invoke(*args, "--fill-gaps").exit_code == 0
@@ -118,14 +205,26 @@ def _events(n_months: int = 40) -> list[dict]:
                 if rng.random() < (0.8 if iso in ("CAF", "SSD") else 0.15):
                     i += 1
                     day = date(2019 + m // 12, m % 12 + 1, 10)
-                    rows.append({
-                        "uid": f"00000000-0000-0000-0000-{i:012d}", "dataset": "ucdp_ged",
-                        "original_id": str(i), "content_hash": "0" * 32, "date_start": day,
-                        "date_end": day, "date_precision": 1, "latitude": lat, "longitude": lon,
-                        "country_iso3": iso, "violence_type": kind,
-                        "fatalities_best": int(rng.integers(1, 30)), "sensitivity": "public",
-                        "case_class": "open", "created_at": now, "updated_at": now,
-                    })
+                    rows.append(
+                        {
+                            "uid": f"00000000-0000-0000-0000-{i:012d}",
+                            "dataset": "ucdp_ged",
+                            "original_id": str(i),
+                            "content_hash": "0" * 32,
+                            "date_start": day,
+                            "date_end": day,
+                            "date_precision": 1,
+                            "latitude": lat,
+                            "longitude": lon,
+                            "country_iso3": iso,
+                            "violence_type": kind,
+                            "fatalities_best": int(rng.integers(1, 30)),
+                            "sensitivity": "public",
+                            "case_class": "open",
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                    )
     return rows
 
 
@@ -137,8 +236,19 @@ def test_run_from_the_store_then_explain() -> None:
     with engine.begin() as conn:
         conn.execute(insert(events), _events())
     engine.dispose()
-    result = invoke("run", "--level", "cm", "--target", "ged_os", "--cutoff", "2022-04",
-                    "--steps", "3", "--draws", "50")
+    result = invoke(
+        "run",
+        "--level",
+        "cm",
+        "--target",
+        "ged_os",
+        "--cutoff",
+        "2022-04",
+        "--steps",
+        "3",
+        "--draws",
+        "50",
+    )
     assert result.exit_code == 0, result.output
     assert "saved forecast run 1" in result.output
     listed = invoke("runs")

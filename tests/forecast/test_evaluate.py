@@ -22,7 +22,9 @@ def test_crps_of_a_point_forecast_is_the_absolute_error() -> None:
     scores = score_draws(np.full((3, 10), 4.0), np.array([4.0, 0.0, 10.0]), SETTINGS)
     assert scores["crps"].tolist() == pytest.approx([0.0, 4.0, 6.0])
     # A point forecast is its own median: MSLE is the squared log error.
-    assert scores["msle"].tolist() == pytest.approx([0.0, np.log(5) ** 2, (np.log1p(10) - np.log(5)) ** 2])
+    assert scores["msle"].tolist() == pytest.approx(
+        [0.0, np.log(5) ** 2, (np.log1p(10) - np.log(5)) ** 2]
+    )
 
 
 def test_crps_uses_the_empirical_distribution_of_the_draws() -> None:
@@ -76,13 +78,26 @@ def _rows(models: dict[str, float]) -> pd.DataFrame:
     rng = np.random.default_rng(1)
     frames = []
     for name, scale in models.items():
-        frames.append(pd.DataFrame({
-            "model": name, "window": "Y2020", "month_id": np.tile([481, 482], 30),
-            "country_id": np.repeat(np.arange(30), 2), "crps": scale * (1 + rng.random(60)),
-            "obs": rng.integers(0, 3, 60), "p_gt0": rng.random(60), "p_ge25": rng.random(60) / 5,
-            "twcrps25": 0.0, "ign": 1.0, "is90": 1.0, "brier_gt0": 0.1, "brier_ge25": 0.1,
-            "msle": 0.1,
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "model": name,
+                    "window": "Y2020",
+                    "month_id": np.tile([481, 482], 30),
+                    "country_id": np.repeat(np.arange(30), 2),
+                    "crps": scale * (1 + rng.random(60)),
+                    "obs": rng.integers(0, 3, 60),
+                    "p_gt0": rng.random(60),
+                    "p_ge25": rng.random(60) / 5,
+                    "twcrps25": 0.0,
+                    "ign": 1.0,
+                    "is90": 1.0,
+                    "brier_gt0": 0.1,
+                    "brier_ge25": 0.1,
+                    "msle": 0.1,
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 

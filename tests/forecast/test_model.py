@@ -13,8 +13,9 @@ from tocsin.forecast.registry.partitions import forecast_window
 
 def test_forecast_has_every_unit_month_and_draw(panel, fast_config) -> None:  # noqa: ANN001
     window = forecast_window(panel.last_month, 6)
-    forecast, fitted, design = model.forecast(panel, "ged_os", window.months, 200, 7,
-                                              config=fast_config)
+    forecast, fitted, design = model.forecast(
+        panel, "ged_os", window.months, 200, 7, config=fast_config
+    )
     assert forecast.draws.shape == (12, 6, 200)
     assert forecast.draws.dtype == np.int64 and forecast.draws.min() >= 0
     assert forecast.units.tolist() == list(range(1, 13))
@@ -90,8 +91,15 @@ def test_features_read_nothing_after_the_origin(frame) -> None:  # noqa: ANN001
 def test_features_include_spatial_lags_and_other_violence(frame) -> None:  # noqa: ANN001
     panel = make_panel(frame, "country_id", targets=["ged_os"])
     cube = features.build_features(panel, "ged_os", neighbours={1: [2], 2: [1]})
-    assert {"y_lag0", "y_sum12", "y_since", "y_decay12", "ged_sb_sum12", "nb1_sum12",
-            "cov_cov_x"} <= set(cube.names)
+    assert {
+        "y_lag0",
+        "y_sum12",
+        "y_since",
+        "y_decay12",
+        "ged_sb_sum12",
+        "nb1_sum12",
+        "cov_cov_x",
+    } <= set(cube.names)
     sb = cube.values[:, :, cube.names.index("nb1_lag0")]
     os_, _ = panel.dense("ged_os")
     assert np.array_equal(sb[0], os_[1])  # unit 1's neighbour sum is unit 2's value
@@ -111,7 +119,8 @@ def test_explanations_add_up_to_the_models_raw_prediction(panel, fast_config) ->
 
 def test_features_are_described_in_words() -> None:
     assert explain.describe_feature("nb1_sum12") == (
-        "the forecast variable in neighbouring units: total over the last 12 months")
+        "the forecast variable in neighbouring units: total over the last 12 months"
+    )
     assert "25+" in explain.describe_feature("y_decay25_3")
     assert explain.describe_feature("cov_vdem_x") == "covariate vdem_x"
     assert explain.describe_feature("step") == "months ahead of the last data"
@@ -120,6 +129,7 @@ def test_features_are_described_in_words() -> None:
 def test_an_unbalanced_panel_is_forecast_for_units_present_at_the_end(frame, fast_config) -> None:  # noqa: ANN001
     gone = frame[~((frame.country_id == 5) & (frame.month_id > 470))]
     panel = make_panel(pd.DataFrame(gone), "country_id", targets=["ged_os"])
-    forecast, _, _ = model.forecast(panel, "ged_os", [panel.last_month + 1], 20, 0,
-                                    config=fast_config)
+    forecast, _, _ = model.forecast(
+        panel, "ged_os", [panel.last_month + 1], 20, 0, config=fast_config
+    )
     assert 5 not in forecast.units.tolist() and len(forecast.units) == 11

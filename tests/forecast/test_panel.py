@@ -18,12 +18,14 @@ from tocsin.forecast.panel import (
 
 
 def small() -> pd.DataFrame:
-    return pd.DataFrame({
-        "month_id": [1, 2, 3, 1, 2, 3],
-        "country_id": [7, 7, 7, 9, 9, 9],
-        "ged_sb": [0, 2, 5, 1, 0, 0],
-        "ged_os": [0, 0, 1, 0, 0, 3],
-    })
+    return pd.DataFrame(
+        {
+            "month_id": [1, 2, 3, 1, 2, 3],
+            "country_id": [7, 7, 7, 9, 9, 9],
+            "ged_sb": [0, 2, 5, 1, 0, 0],
+            "ged_os": [0, 0, 1, 0, 0, 3],
+        }
+    )
 
 
 def test_a_good_panel_is_sorted_and_typed() -> None:
@@ -71,8 +73,13 @@ def test_a_bad_count_in_a_non_target_column_is_refused_too() -> None:
 
 @pytest.mark.parametrize(
     ("unit", "ids"),
-    [("priogrid_gid", [0, 5]), ("priogrid_gid", [259_201, 5]), ("country_iso3", ["XYZ", "FRA"]),
-     ("country_id", [-3, 5]), ("country_id", [None, 5])],
+    [
+        ("priogrid_gid", [0, 5]),
+        ("priogrid_gid", [259_201, 5]),
+        ("country_iso3", ["XYZ", "FRA"]),
+        ("country_id", [-3, 5]),
+        ("country_id", [None, 5]),
+    ],
 )
 def test_unknown_units_are_refused(unit: str, ids: list) -> None:
     frame = pd.DataFrame({"month_id": [1, 1], unit: ids, "ged_os": [0, 0]})
@@ -117,13 +124,26 @@ def test_views_files_stack_and_must_agree(tmp_path: Path) -> None:
 
 
 def test_history_is_recovered_from_the_panels_own_lag_columns() -> None:
-    frame = pd.DataFrame({
-        "month_id": [10, 11, 12],
-        "country_id": [1, 1, 1],
-        "ged_sb": [5.0, np.nan, 7.0],
-        "ged_sb_tlag_1": [4, 5, 6],
-        "ged_sb_tlag_2": [3, 4, 5],
-    })
+    frame = pd.DataFrame(
+        {
+            "month_id": [10, 11, 12],
+            "country_id": [1, 1, 1],
+            "ged_sb": [5.0, np.nan, 7.0],
+            "ged_sb_tlag_1": [4, 5, 6],
+            "ged_sb_tlag_2": [3, 4, 5],
+        }
+    )
     out = recover_history_from_lags(frame, "country_id", "ged_sb")
     values = dict(zip(out["month_id"], out["ged_sb"], strict=True))
     assert values == {8: 3, 9: 4, 10: 5, 11: 6, 12: 7}
+
+
+def test_a_target_missing_in_a_units_last_month_drops_that_month() -> None:
+    frame = pd.DataFrame({
+        "month_id": [10, 11, 12, 10, 11, 12],
+        "country_id": [1, 1, 1, 2, 2, 2],
+        "ged_os_tlag_1": [0, 4, 5, 0, 1, 2],
+    })
+    out = recover_history_from_lags(frame, "country_id", "ged_os")
+    assert out.groupby("country_id")["month_id"].max().tolist() == [11, 11]
+    assert out.loc[out.country_id == 1, "ged_os"].tolist() == [0, 4, 5]  # 9 comes from tlag_1

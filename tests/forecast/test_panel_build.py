@@ -15,8 +15,10 @@ from tocsin.forecast.panel import PanelError
 from tocsin.forecast.panel_build import build_panel, land_cells
 from tocsin.geo.prio_grid import gid_for_point
 
-FULL_HEADER = ("id,relid,year,type_of_violence,best,date_start,date_end,latitude,longitude,"
-               "priogrid_gid,country,country_id,adm_1\n")
+FULL_HEADER = (
+    "id,relid,year,type_of_violence,best,date_start,date_end,latitude,longitude,"
+    "priogrid_gid,country,country_id,adm_1\n"
+)
 
 
 def write(path: Path, text: str) -> Path:
@@ -34,9 +36,11 @@ def full_file(tmp_path: Path) -> Path:
 
 
 def reduced_file(tmp_path: Path) -> Path:
-    header = ("id,year,month,day,country,type_of_violence,conflict_name,side_a,side_b,latitude,"
-              "longitude,low_death,best_death,high_death,type_of_violence_code,"
-              "priogrid_gid_computed\n")
+    header = (
+        "id,year,month,day,country,type_of_violence,conflict_name,side_a,side_b,latitude,"
+        "longitude,low_death,best_death,high_death,type_of_violence_code,"
+        "priogrid_gid_computed\n"
+    )
     rows = ["10,2020,2,1,DR Congo (Zaire),One-sided violence,x,a,b,-1.5,29.2,1,3,5,3,"]
     return write(tmp_path / "reduced.csv", header + "\n".join(rows) + "\n")
 
@@ -104,15 +108,23 @@ def test_events_outside_the_month_range_are_reported(tmp_path: Path) -> None:
 
 
 def square(lon0: float, lat0: float, size: float) -> dict:
-    ring = [[lon0, lat0], [lon0 + size, lat0], [lon0 + size, lat0 + size], [lon0, lat0 + size],
-            [lon0, lat0]]
+    ring = [
+        [lon0, lat0],
+        [lon0 + size, lat0],
+        [lon0 + size, lat0 + size],
+        [lon0, lat0 + size],
+        [lon0, lat0],
+    ]
     return {"type": "Polygon", "coordinates": [ring]}
 
 
 def test_pgm_panel_covers_the_land_cells_of_the_chosen_countries(tmp_path: Path) -> None:
-    outlines = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"iso3": "CAF"}, "geometry": square(18.2, 4.1, 0.6)},
-    ]}
+    outlines = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": {"iso3": "CAF"}, "geometry": square(18.2, 4.1, 0.6)},
+        ],
+    }
     path = write(tmp_path / "countries.geojson", json.dumps(outlines))
     events = read_ged_files([full_file(tmp_path)])
     panel, report = build_panel(events, "pgm", country_codes=["CAF"], boundaries=path)
@@ -136,7 +148,8 @@ def test_admin_panel_assigns_events_by_point_in_polygon(tmp_path: Path) -> None:
 
     polygons = gpd.GeoDataFrame(
         {"adm1_pcode": ["CF71", "CF42"]},
-        geometry=[shape(square(18.0, 4.0, 1.0)), shape(square(20.5, 6.5, 1.0))], crs="EPSG:4326",
+        geometry=[shape(square(18.0, 4.0, 1.0)), shape(square(20.5, 6.5, 1.0))],
+        crs="EPSG:4326",
     )
     path = tmp_path / "adm1.parquet"
     polygons.to_parquet(path)
@@ -154,8 +167,17 @@ def test_admin_levels_need_boundaries_with_pcodes(tmp_path: Path) -> None:
         build_panel(events, "adm1")
     with pytest.raises(PanelError, match="unknown level"):
         build_panel(events, "village")
-    bad = write(tmp_path / "b.geojson", json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"name": "x"}, "geometry": square(0, 0, 1)}]}))
+    bad = write(
+        tmp_path / "b.geojson",
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {"type": "Feature", "properties": {"name": "x"}, "geometry": square(0, 0, 1)}
+                ],
+            }
+        ),
+    )
     with pytest.raises(PanelError, match="adm2_pcode"):
         build_panel(events, "adm2", boundaries=bad)
 
@@ -163,11 +185,23 @@ def test_admin_levels_need_boundaries_with_pcodes(tmp_path: Path) -> None:
 def _store_event(i: int, day: date, kind: str, deaths: int, tier: str = "public") -> dict:
     now = datetime.now(UTC)
     return {
-        "uid": f"00000000-0000-0000-0000-{i:012d}", "dataset": "ucdp_ged", "original_id": str(i),
-        "content_hash": "0" * 32, "date_start": day, "date_end": day, "date_precision": 1,
-        "latitude": 4.36, "longitude": 18.55, "country_iso3": "CAF", "priogrid_gid": 135_157,
-        "violence_type": kind, "fatalities_best": deaths, "sensitivity": tier,
-        "case_class": "open", "created_at": now, "updated_at": now,
+        "uid": f"00000000-0000-0000-0000-{i:012d}",
+        "dataset": "ucdp_ged",
+        "original_id": str(i),
+        "content_hash": "0" * 32,
+        "date_start": day,
+        "date_end": day,
+        "date_precision": 1,
+        "latitude": 4.36,
+        "longitude": 18.55,
+        "country_iso3": "CAF",
+        "priogrid_gid": 135_157,
+        "violence_type": kind,
+        "fatalities_best": deaths,
+        "sensitivity": tier,
+        "case_class": "open",
+        "created_at": now,
+        "updated_at": now,
     }
 
 
@@ -175,11 +209,14 @@ def test_store_events_become_a_panel(engine) -> None:  # noqa: ANN001
     from tocsin.store.schema import events
 
     with engine.begin() as conn:
-        conn.execute(insert(events), [
-            _store_event(1, date(2021, 1, 3), "one_sided", 5),
-            _store_event(2, date(2021, 2, 3), "state_based", 7),
-            _store_event(3, date(2021, 2, 9), "one_sided", 1, tier="confidential"),
-        ])
+        conn.execute(
+            insert(events),
+            [
+                _store_event(1, date(2021, 1, 3), "one_sided", 5),
+                _store_event(2, date(2021, 2, 3), "state_based", 7),
+                _store_event(3, date(2021, 2, 9), "one_sided", 1, tier="confidential"),
+            ],
+        )
     frame = read_store_events(engine)
     assert sorted(frame["violence"]) == ["os", "sb"]  # the confidential event is not read
     panel, _ = build_panel(frame, "cm", first_month=492, last_month=494)

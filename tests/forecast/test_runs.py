@@ -20,10 +20,19 @@ def _forecast(panel, fast_config):  # noqa: ANN001, ANN202
 def _save(engine, panel, fast_config) -> int:  # noqa: ANN001
     forecast, fitted, design = _forecast(panel, fast_config)
     return runs.save_run(
-        engine, forecast=forecast, model_name="tocsin", model_version=model.MODEL_VERSION,
-        level="cm", target="ged_os", data_cutoff=panel.last_month, seed=0,
-        input_hash=runs.panel_hash(panel, "ged_os"), config={"n": 1}, fitted=fitted,
-        design=design, explain_top=2,
+        engine,
+        forecast=forecast,
+        model_name="tocsin",
+        model_version=model.MODEL_VERSION,
+        level="cm",
+        target="ged_os",
+        data_cutoff=panel.last_month,
+        seed=0,
+        input_hash=runs.panel_hash(panel, "ged_os"),
+        config={"n": 1},
+        fitted=fitted,
+        design=design,
+        explain_top=2,
     )
 
 
@@ -71,7 +80,9 @@ def test_a_tampered_draws_file_is_detected(engine, panel, fast_config) -> None: 
         runs.load_draws(engine, run_id)
 
 
-def test_a_failed_save_leaves_neither_rows_nor_file(engine, panel, fast_config, monkeypatch) -> None:  # noqa: ANN001
+def test_a_failed_save_leaves_neither_rows_nor_file(
+    engine, panel, fast_config, monkeypatch
+) -> None:  # noqa: ANN001
     forecast, fitted, design = _forecast(panel, fast_config)
     calls = []
     real_insert = runs._insert
@@ -84,9 +95,20 @@ def test_a_failed_save_leaves_neither_rows_nor_file(engine, panel, fast_config, 
 
     monkeypatch.setattr(runs, "_insert", failing)
     with pytest.raises(RuntimeError, match="disk full"):
-        runs.save_run(engine, forecast=forecast, model_name="tocsin", model_version="v",
-                      level="cm", target="ged_os", data_cutoff=1, seed=0, input_hash="0" * 64,
-                      config={}, fitted=fitted, design=design)
+        runs.save_run(
+            engine,
+            forecast=forecast,
+            model_name="tocsin",
+            model_version="v",
+            level="cm",
+            target="ged_os",
+            data_cutoff=1,
+            seed=0,
+            input_hash="0" * 64,
+            config={},
+            fitted=fitted,
+            design=design,
+        )
     assert calls == ["forecast_values", "forecast_explanations"]
     with engine.connect() as conn:
         for table in (forecast_runs, forecast_values, forecast_explanations):
@@ -106,8 +128,9 @@ def test_deleting_a_run_removes_its_rows_and_file(engine, panel, fast_config) ->
 def test_the_input_hash_changes_with_the_data(panel, frame) -> None:  # noqa: ANN001
     from tocsin.forecast.panel import make_panel
 
-    other = make_panel(frame.assign(ged_os=frame.ged_os + (frame.index == 5)), "country_id",
-                       targets=["ged_os"])
+    other = make_panel(
+        frame.assign(ged_os=frame.ged_os + (frame.index == 5)), "country_id", targets=["ged_os"]
+    )
     assert runs.panel_hash(panel, "ged_os") == runs.panel_hash(panel, "ged_os")
     assert runs.panel_hash(panel, "ged_os") != runs.panel_hash(other, "ged_os")
     assert np.isfinite(len(runs.panel_hash(panel, "ged_os")))

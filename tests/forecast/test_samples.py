@@ -14,8 +14,9 @@ from tocsin.forecast.samples import ForecastFileError, SampleForecast, read_pred
 
 def forecast(units=("CAF", "TCD")) -> SampleForecast:  # noqa: ANN001
     draws = np.arange(len(units) * 2 * 3).reshape(len(units), 2, 3)
-    return SampleForecast("country_iso3", np.array(units, dtype=object), np.array([481, 482]),
-                          draws)
+    return SampleForecast(
+        "country_iso3", np.array(units, dtype=object), np.array([481, 482]), draws
+    )
 
 
 def test_round_trip_in_blocks(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001

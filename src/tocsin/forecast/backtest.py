@@ -9,7 +9,7 @@ after October of the year before a window can be read (tested in
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,16 @@ class ForecastRequest:
     config: model.ModelConfig | None = None
     neighbours: Mapping[object, Sequence[object]] | None = None
     second_ring: Mapping[object, Sequence[object]] | None = None
+    # Histories the Tocsin model also learns from (never forecast); cut like the main one.
+    extra: tuple[model.ExtraHistory, ...] = ()
+
+    def until(self, cutoff: int) -> ForecastRequest:
+        kept = tuple(
+            replace(e, panel=e.panel.until(cutoff))
+            for e in self.extra
+            if e.panel.first_month <= cutoff
+        )
+        return replace(self, extra=kept)
 
 
 def check_model_name(name: str) -> str:
@@ -52,13 +62,22 @@ def run_model(
         raise ForecastError(f"target {request.target!r} is not a column of the panel")
     if name == model.MODEL_NAME:
         return model.forecast(
-            history, request.target, months, request.n_draws, request.seed,
-            config=request.config, neighbours=request.neighbours,
+            history,
+            request.target,
+            months,
+            request.n_draws,
+            request.seed,
+            config=request.config,
+            neighbours=request.neighbours,
             second_ring=request.second_ring,
+            extra=request.extra,
         )
     rng = np.random.default_rng(request.seed)
-    return baselines.BASELINES[name](history, request.target, months, request.n_draws, rng), \
-        None, None
+    return (
+        baselines.BASELINES[name](history, request.target, months, request.n_draws, rng),
+        None,
+        None,
+    )
 
 
 def backtest(
@@ -76,7 +95,7 @@ def backtest(
     results = {}
     for window in windows:
         history = panel.until(window.cutoff)
-        forecast, _, _ = run_model(name, history, window.months, request)
+        forecast, _, _ = run_model(name, history, window.months, request.until(window.cutoff))
         if out_dir is not None:
             forecast.write(window_path(out_dir, name, window.name))
         if on_window is not None:

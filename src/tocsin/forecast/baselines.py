@@ -43,23 +43,26 @@ def recent_history(history: Panel, target: str, n_months: int) -> tuple[np.ndarr
     return units, dense[:, months >= first]
 
 
-def zero(history: Panel, target: str, months: Sequence[int], n_draws: int,
-         rng: np.random.Generator) -> SampleForecast:
+def zero(
+    history: Panel, target: str, months: Sequence[int], n_draws: int, rng: np.random.Generator
+) -> SampleForecast:
     units = history.units_at(history.last_month)
     draws = np.zeros((len(units), len(months), n_draws), dtype=np.int64)
     return SampleForecast(history.unit, units, np.asarray(months), draws)
 
 
-def last(history: Panel, target: str, months: Sequence[int], n_draws: int,
-         rng: np.random.Generator) -> SampleForecast:
+def last(
+    history: Panel, target: str, months: Sequence[int], n_draws: int, rng: np.random.Generator
+) -> SampleForecast:
     units, values = recent_history(history, target, 1)
     lam = values[:, -1]
     draws = rng.poisson(lam[:, None, None], size=(len(units), len(months), n_draws))
     return SampleForecast(history.unit, units, np.asarray(months), draws.astype(np.int64))
 
 
-def boot(history: Panel, target: str, months: Sequence[int], n_draws: int,
-         rng: np.random.Generator) -> SampleForecast:
+def boot(
+    history: Panel, target: str, months: Sequence[int], n_draws: int, rng: np.random.Generator
+) -> SampleForecast:
     units = history.units_at(history.last_month)
     # The pool is every unit's values in the last 12 months, including units gone since.
     dense, month_ids = history.dense(target)
@@ -70,16 +73,18 @@ def boot(history: Panel, target: str, months: Sequence[int], n_draws: int,
     return SampleForecast(history.unit, units, np.asarray(months), draws.astype(np.int64))
 
 
-def conflictology(history: Panel, target: str, months: Sequence[int], n_draws: int,
-                  rng: np.random.Generator) -> SampleForecast:
+def conflictology(
+    history: Panel, target: str, months: Sequence[int], n_draws: int, rng: np.random.Generator
+) -> SampleForecast:
     units, values = recent_history(history, target, CONFLICTOLOGY_DRAWS)
     draws12 = spread_to_draws(values, CONFLICTOLOGY_DRAWS)
     draws = np.broadcast_to(draws12[:, None, :], (len(units), len(months), CONFLICTOLOGY_DRAWS))
     return SampleForecast(history.unit, units, np.asarray(months), draws.astype(np.int64).copy())
 
 
-def avg60(history: Panel, target: str, months: Sequence[int], n_draws: int,
-          rng: np.random.Generator) -> SampleForecast:
+def avg60(
+    history: Panel, target: str, months: Sequence[int], n_draws: int, rng: np.random.Generator
+) -> SampleForecast:
     units, values = recent_history(history, target, AVG_MONTHS)
     lam = np.nanmean(values, axis=1)
     draws = rng.poisson(lam[:, None, None], size=(len(units), len(months), n_draws))

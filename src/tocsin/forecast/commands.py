@@ -46,8 +46,14 @@ def _clear_errors() -> Iterator[None]:
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=err, transient=False)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    )
 
 
 def parse_month(text: str) -> int:
@@ -77,23 +83,39 @@ Level = Annotated[str, typer.Option(help="cm (country), adm1, adm2 or pgm (PRIO-
 def panel_command(
     out_path: Annotated[Path, typer.Option("--out", help="Parquet file to write.")],
     level: Level = "cm",
-    event_files: Annotated[list[Path] | None, typer.Option(
-        "--events", help="UCDP GED CSV file (full, API or 16-column layout); repeatable.")] = None,
-    from_store: Annotated[bool, typer.Option(
-        "--from-store", help="Read events from the store instead of files.")] = False,
-    boundaries: Annotated[Path | None, typer.Option(
-        help="Admin polygons with adm1_pcode/adm2_pcode (adm levels), or country outlines "
-             "(pgm, when not using the shipped ones).")] = None,
-    country_codes: Annotated[str | None, typer.Option(
-        "--countries", help="ISO3 codes or a region (AFRICA), comma-separated.")] = None,
-    country_key: Annotated[Path | None, typer.Option(
-        help="VIEWS country_key.csv, to add VIEWS country_id at the cm level.")] = None,
+    event_files: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--events", help="UCDP GED CSV file (full, API or 16-column layout); repeatable."
+        ),
+    ] = None,
+    from_store: Annotated[
+        bool, typer.Option("--from-store", help="Read events from the store instead of files.")
+    ] = False,
+    boundaries: Annotated[
+        Path | None,
+        typer.Option(
+            help="Admin polygons with adm1_pcode/adm2_pcode (adm levels), or country outlines "
+            "(pgm, when not using the shipped ones)."
+        ),
+    ] = None,
+    country_codes: Annotated[
+        str | None,
+        typer.Option("--countries", help="ISO3 codes or a region (AFRICA), comma-separated."),
+    ] = None,
+    country_key: Annotated[
+        Path | None,
+        typer.Option(help="VIEWS country_key.csv, to add VIEWS country_id at the cm level."),
+    ] = None,
     first_month: Annotated[str | None, typer.Option(help="First month, YYYY-MM.")] = None,
     last_month: Annotated[str | None, typer.Option(help="Last month, YYYY-MM.")] = None,
-    dataset: Annotated[list[str] | None, typer.Option(
-        help="Store dataset(s) to read (default: the UCDP ones).")] = None,
-    tier: Annotated[list[str] | None, typer.Option(
-        help="Sensitivity tier(s) of store events to read (default: public).")] = None,
+    dataset: Annotated[
+        list[str] | None, typer.Option(help="Store dataset(s) to read (default: the UCDP ones).")
+    ] = None,
+    tier: Annotated[
+        list[str] | None,
+        typer.Option(help="Sensitivity tier(s) of store events to read (default: public)."),
+    ] = None,
 ) -> None:
     """Build a zero-filled unit-month panel of fatalities and event counts by violence type."""
     from tocsin.forecast import countries, events, panel_build
@@ -105,13 +127,15 @@ def panel_command(
             from tocsin.store.db import make_engine
 
             engine = make_engine()
-            frame = events.read_store_events(engine, datasets=dataset,
-                                             tiers=tier or ("public",))
+            frame = events.read_store_events(engine, datasets=dataset, tiers=tier or ("public",))
         else:
             frame = events.read_ged_files(event_files or [])
         codes = countries.expand_country_codes(country_codes) if country_codes else None
         built, rep = panel_build.build_panel(
-            frame, level, boundaries=boundaries, country_codes=codes,
+            frame,
+            level,
+            boundaries=boundaries,
+            country_codes=codes,
             first_month=parse_month(first_month) if first_month else None,
             last_month=parse_month(last_month) if last_month else None,
             country_key=country_key,
@@ -128,27 +152,61 @@ def panel_command(
 
 # --- predict / backtest -------------------------------------------------------------------------
 
-PanelOpt = Annotated[list[Path], typer.Option(
-    "--panel", help="Panel file (.parquet/.csv, VIEWS layout or from 'forecast panel'); "
-                    "repeat to stack files (e.g. a long history).")]
+PanelOpt = Annotated[
+    list[Path],
+    typer.Option(
+        "--panel",
+        help="Panel file (.parquet/.csv, VIEWS layout or from 'forecast panel'); "
+        "repeat to stack files (e.g. a long history).",
+    ),
+]
 TargetOpt = Annotated[str, typer.Option(help="Column to forecast, e.g. ged_os.")]
 UnitOpt = Annotated[str, typer.Option(help="Unit id column, e.g. country_id or priogrid_gid.")]
 DrawsOpt = Annotated[int, typer.Option(min=1, max=10_000, help="Draws per unit-month.")]
 SeedOpt = Annotated[int, typer.Option(help="Random seed (same seed, same forecast).")]
-FillOpt = Annotated[bool, typer.Option(help="Insert missing months inside a unit's span with "
-                                            "zero fatalities instead of failing.")]
+FillOpt = Annotated[
+    bool,
+    typer.Option(
+        help="Insert missing months inside a unit's span with zero fatalities instead of failing."
+    ),
+]
 
 
 def _load_panel(paths: list[Path], unit: str, target: str, fill_gaps: bool):  # noqa: ANN202
     return read_views_panel(paths, unit=unit, targets=[target], fill_gaps=fill_gaps)
 
 
-def _request(panel, target: str, draws: int, seed: int):  # noqa: ANN001, ANN202
+ExtraOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--extra-panel",
+        help="More history for the Tocsin model to learn from (never forecast), "
+        "e.g. a panel built from an older event dataset; repeatable.",
+    ),
+]
+ExtraUnitOpt = Annotated[
+    str | None, typer.Option(help="Unit id column of --extra-panel (default: --unit).")
+]
+
+
+def _request(
+    panel,
+    target: str,
+    draws: int,
+    seed: int,
+    extra_paths=None,  # noqa: ANN001, ANN202
+    extra_unit: str | None = None,
+):
     from tocsin.forecast import backtest as bt
     from tocsin.forecast import model, neighbours
 
     first, second = neighbours.for_panel(panel)
-    return bt.ForecastRequest(target, draws, seed, model.ModelConfig(), first, second)
+    extra = []
+    for path in extra_paths or []:
+        more = read_views_panel([path], unit=extra_unit or panel.unit, targets=[target])
+        more_first, more_second = neighbours.for_panel(more)
+        extra.append(model.ExtraHistory(more, more_first, more_second))
+    return bt.ForecastRequest(target, draws, seed, model.ModelConfig(), first, second, tuple(extra))
 
 
 @app.command("predict")
@@ -159,10 +217,13 @@ def predict_command(
     out_path: Annotated[Path, typer.Option("--out", help="Predictions file (.parquet).")],
     steps: Annotated[int, typer.Option(min=1, max=36, help="Months ahead: last+1..last+N.")] = 36,
     draws: DrawsOpt = 1000,
-    model_name: Annotated[str, typer.Option("--model", help="tocsin, zero, last, boot, "
-                                                            "conflictology or avg60.")] = "tocsin",
+    model_name: Annotated[
+        str, typer.Option("--model", help="tocsin, zero, last, boot, conflictology or avg60.")
+    ] = "tocsin",
     seed: SeedOpt = 0,
     fill_gaps: FillOpt = False,
+    extra_panel: ExtraOpt = None,
+    extra_unit: ExtraUnitOpt = None,
 ) -> None:
     """Forecast the months after the panel's last month; writes month_id, unit, draw, outcome."""
     from tocsin.forecast import backtest as bt
@@ -173,13 +234,16 @@ def predict_command(
         window = partitions.forecast_window(panel.last_month, steps)
         with _progress() as progress:
             task = progress.add_task(f"{model_name}: fitting and forecasting", total=1)
-            forecast, _, _ = bt.run_model(model_name, panel, window.months,
-                                          _request(panel, target, draws, seed))
+            forecast, _, _ = bt.run_model(
+                model_name, panel, window.months, _request(panel, target, draws, seed)
+            )
             progress.advance(task)
         forecast.write(out_path)
-    out.print(f"wrote {out_path}: {len(forecast.units)} units x {len(forecast.months)} months x "
-              f"{forecast.n_draws} draws, {partitions.month_label(window.first)} to "
-              f"{partitions.month_label(window.last)}")
+    out.print(
+        f"wrote {out_path}: {len(forecast.units)} units x {len(forecast.months)} months x "
+        f"{forecast.n_draws} draws, {partitions.month_label(window.first)} to "
+        f"{partitions.month_label(window.last)}"
+    )
 
 
 @app.command("backtest")
@@ -189,25 +253,31 @@ def backtest_command(
     unit: UnitOpt,
     windows: Annotated[str, typer.Option(help="Windows, e.g. Y2019,Y2020,Y2021,Y2022.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Output directory (challenge layout).")],
-    model_names: Annotated[list[str], typer.Option(
-        "--model", help="Model name; repeat for several (tocsin and the baselines).")],
+    model_names: Annotated[
+        list[str],
+        typer.Option("--model", help="Model name; repeat for several (tocsin and the baselines)."),
+    ],
     draws: DrawsOpt = 1000,
     seed: SeedOpt = 0,
     fill_gaps: FillOpt = False,
+    extra_panel: ExtraOpt = None,
+    extra_unit: ExtraUnitOpt = None,
 ) -> None:
     """Forecast past windows from data up to October of the year before each; writes
     DIR/NAME/window=Y..../predictions.parquet."""
     from tocsin.forecast import backtest as bt
 
     with _clear_errors():
-        names = [bt.check_model_name(n.strip()) for m in model_names for n in m.split(",")
-                 if n.strip()]
+        names = [
+            bt.check_model_name(n.strip()) for m in model_names for n in m.split(",") if n.strip()
+        ]
         parsed = partitions.parse_windows(windows)
         panel = _load_panel(panel_paths, unit, target, fill_gaps)
-        request = _request(panel, target, draws, seed)
+        request = _request(panel, target, draws, seed, extra_panel, extra_unit)
         with _progress() as progress:
             task = progress.add_task("backtest", total=len(names) * len(parsed))
             for name in names:
+
                 def done(window, _forecast, name=name):  # noqa: ANN001, ANN202
                     progress.update(task, advance=1, description=f"{name} {window.name}")
 
@@ -220,23 +290,41 @@ def backtest_command(
 
 @app.command("evaluate")
 def evaluate_command(
-    pred_dir: Annotated[Path, typer.Option("--pred", help="Backtest directory (challenge layout).")],
-    actuals: Annotated[Path | None, typer.Option(
-        help="VIEWS actuals: a Parquet file or a directory of window=Y..../*.parquet.")] = None,
-    panel_paths: Annotated[list[Path] | None, typer.Option(
-        "--panel", help="Panel holding the actual outcomes (with --target).")] = None,
+    pred_dir: Annotated[
+        Path, typer.Option("--pred", help="Backtest directory (challenge layout).")
+    ],
+    actuals: Annotated[
+        Path | None,
+        typer.Option(
+            help="VIEWS actuals: a Parquet file or a directory of window=Y..../*.parquet."
+        ),
+    ] = None,
+    panel_paths: Annotated[
+        list[Path] | None,
+        typer.Option("--panel", help="Panel holding the actual outcomes (with --target)."),
+    ] = None,
     target: Annotated[str | None, typer.Option(help="Target column of --panel.")] = None,
     unit: Annotated[str | None, typer.Option(help="Unit id column (default: guessed).")] = None,
-    benchmark: Annotated[str, typer.Option(help="Model that skill is measured against.")] =
-        "conflictology",
-    out_dir: Annotated[Path | None, typer.Option(
-        "--out", help="Where to write evaluation.md/.json and PNG plots (default: PRED/_eval).")]
-        = None,
-    bootstrap: Annotated[int, typer.Option(min=10, max=100_000,
-                                           help="Bootstrap resamples for skill intervals.")] = 1000,
-    active_months: Annotated[int, typer.Option(
-        min=1, max=120, help="A unit is active with a fatality in this many months before the "
-                             "cut-off.")] = 36,
+    benchmark: Annotated[
+        str, typer.Option(help="Model that skill is measured against.")
+    ] = "conflictology",
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Where to write evaluation.md/.json and PNG plots (default: PRED/_eval)."
+        ),
+    ] = None,
+    bootstrap: Annotated[
+        int, typer.Option(min=10, max=100_000, help="Bootstrap resamples for skill intervals.")
+    ] = 1000,
+    active_months: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=120,
+            help="A unit is active with a fatality in this many months before the cut-off.",
+        ),
+    ] = 36,
 ) -> None:
     """Score backtests: CRPS, ignorance, interval score, twCRPS, Brier, AP, MSLE, skill."""
     from tocsin.forecast import report
@@ -250,16 +338,16 @@ def evaluate_command(
                 raise ForecastError("--panel needs --target")
             if unit is None:
                 raise ForecastError("--panel needs --unit")
-            truth = report.actuals_from_panel(_load_panel(panel_paths, unit, target, False),
-                                              target)
+            truth = report.actuals_from_panel(_load_panel(panel_paths, unit, target, False), target)
         else:
             truth = report.read_actuals_dir(actuals, unit)
             unit = unit or [c for c in truth.columns if c not in (MONTH, "outcome")][0]
         settings = MetricSettings(bootstrap_samples=bootstrap, active_months=active_months)
         with _progress() as progress:
             task = progress.add_task("scoring", total=2)
-            evaluation = report.evaluate_directory(pred_dir, truth, unit, settings=settings,
-                                                   benchmark=benchmark)
+            evaluation = report.evaluate_directory(
+                pred_dir, truth, unit, settings=settings, benchmark=benchmark
+            )
             progress.advance(task)
             paths = report.write_outputs(evaluation, out_dir or pred_dir / "_eval")
             progress.advance(task)
@@ -273,20 +361,27 @@ def evaluate_command(
 @app.command("run")
 def run_command(
     level: Level = "cm",
-    target: Annotated[str, typer.Option(help="ged_os (violence against civilians), ged_sb or "
-                                             "ged_ns.")] = "ged_os",
+    target: Annotated[
+        str, typer.Option(help="ged_os (violence against civilians), ged_sb or ged_ns.")
+    ] = "ged_os",
     boundaries: Annotated[Path | None, typer.Option(help="Admin polygons (adm levels).")] = None,
-    country_codes: Annotated[str | None, typer.Option(
-        "--countries", help="ISO3 codes or a region, comma-separated (pgm).")] = None,
-    cutoff: Annotated[str | None, typer.Option(
-        help="Last month of data, YYYY-MM (default: the last complete month).")] = None,
+    country_codes: Annotated[
+        str | None,
+        typer.Option("--countries", help="ISO3 codes or a region, comma-separated (pgm)."),
+    ] = None,
+    cutoff: Annotated[
+        str | None,
+        typer.Option(help="Last month of data, YYYY-MM (default: the last complete month)."),
+    ] = None,
     steps: Annotated[int, typer.Option(min=1, max=36, help="Months ahead.")] = 36,
     draws: DrawsOpt = 1000,
     seed: SeedOpt = 0,
-    dataset: Annotated[list[str] | None, typer.Option(
-        help="Store dataset(s) to read (default: the UCDP ones).")] = None,
-    explain_top: Annotated[int, typer.Option(
-        min=1, max=20, help="Features kept per unit-month and direction.")] = 3,
+    dataset: Annotated[
+        list[str] | None, typer.Option(help="Store dataset(s) to read (default: the UCDP ones).")
+    ] = None,
+    explain_top: Annotated[
+        int, typer.Option(min=1, max=20, help="Features kept per unit-month and direction.")
+    ] = 3,
 ) -> None:
     """Forecast every unit at the level from the store and save the run (draws, summaries,
     explanations) with model version, data cut-off and input hash."""
@@ -299,7 +394,9 @@ def run_command(
         last_complete = partitions.month_id(today.year, today.month) - 1
         cut = parse_month(cutoff) if cutoff else last_complete
         if cut > last_complete:
-            raise ForecastError(f"cut-off {partitions.month_label(cut)} is not a complete month yet")
+            raise ForecastError(
+                f"cut-off {partitions.month_label(cut)} is not a complete month yet"
+            )
         with _progress() as progress:
             task = progress.add_task("reading events", total=4)
             frame = events.read_store_events(engine, datasets=dataset)
@@ -308,36 +405,67 @@ def run_command(
             progress.update(task, advance=1, description="building the panel")
             codes = countries.expand_country_codes(country_codes) if country_codes else None
             built, _ = panel_build.build_panel(
-                frame, level, boundaries=boundaries, country_codes=codes,
-                first_month=int(frame[MONTH].min()), last_month=cut,
+                frame,
+                level,
+                boundaries=boundaries,
+                country_codes=codes,
+                first_month=int(frame[MONTH].min()),
+                last_month=cut,
             )
             progress.update(task, advance=1, description="fitting and forecasting")
             window = partitions.forecast_window(cut, steps)
             request = _request(built, target, draws, seed)
             forecast, fitted, design = model.forecast(
-                built, target, window.months, draws, seed, config=request.config,
-                neighbours=request.neighbours, second_ring=request.second_ring)
+                built,
+                target,
+                window.months,
+                draws,
+                seed,
+                config=request.config,
+                neighbours=request.neighbours,
+                second_ring=request.second_ring,
+            )
             progress.update(task, advance=1, description="saving")
             run_id = runs.save_run(
-                engine, forecast=forecast, model_name=model.MODEL_NAME,
-                model_version=model.MODEL_VERSION, level=level, target=target,
-                data_cutoff=cut, seed=seed, input_hash=runs.panel_hash(built, target),
-                config={"model": asdict(request.config), "steps": steps, "draws": draws,
-                        "mix_weight": fitted.mix_weight},
-                fitted=fitted, design=design, explain_top=explain_top,
+                engine,
+                forecast=forecast,
+                model_name=model.MODEL_NAME,
+                model_version=model.MODEL_VERSION,
+                level=level,
+                target=target,
+                data_cutoff=cut,
+                seed=seed,
+                input_hash=runs.panel_hash(built, target),
+                config={
+                    "model": asdict(request.config),
+                    "steps": steps,
+                    "draws": draws,
+                    "mix_weight": fitted.mix_weight,
+                },
+                fitted=fitted,
+                design=design,
+                explain_top=explain_top,
             )
             progress.advance(task)
         values = runs.run_values(engine, run_id, month_id=window.first)
-    table = Table(title=f"run {run_id}: {target}, {partitions.month_label(window.first)}, "
-                        "highest risk")
+    table = Table(
+        title=f"run {run_id}: {target}, {partitions.month_label(window.first)}, highest risk"
+    )
     for column in ("unit", "P(>=1)", "P(>=25)", "median", "90% interval"):
         table.add_column(column)
     for row in values.sort_values("p_ge25", ascending=False).head(10).itertuples():
-        table.add_row(str(row.unit), f"{row.p_ge1:.2f}", f"{row.p_ge25:.2f}", f"{row.q50:.0f}",
-                      f"{row.q05:.0f}-{row.q95:.0f}")
+        table.add_row(
+            str(row.unit),
+            f"{row.p_ge1:.2f}",
+            f"{row.p_ge25:.2f}",
+            f"{row.q50:.0f}",
+            f"{row.q05:.0f}-{row.q95:.0f}",
+        )
     out.print(table)
-    out.print(f"saved forecast run {run_id} ({len(forecast.units)} units, {steps} months, data to "
-              f"{partitions.month_label(cut)})")
+    out.print(
+        f"saved forecast run {run_id} ({len(forecast.units)} units, {steps} months, data to "
+        f"{partitions.month_label(cut)})"
+    )
 
 
 @app.command("runs")
@@ -355,10 +483,16 @@ def runs_command(
     for column in ("id", "created", "model", "level", "target", "data to", "months", "units"):
         table.add_column(column)
     for r in found:
-        table.add_row(str(r.id), f"{r.created_at:%Y-%m-%d %H:%M}", r.model_version, r.level,
-                      r.target, partitions.month_label(r.data_cutoff),
-                      f"{partitions.month_label(r.first_month)}..{partitions.month_label(r.last_month)}",
-                      str(r.n_units))
+        table.add_row(
+            str(r.id),
+            f"{r.created_at:%Y-%m-%d %H:%M}",
+            r.model_version,
+            r.level,
+            r.target,
+            partitions.month_label(r.data_cutoff),
+            f"{partitions.month_label(r.first_month)}..{partitions.month_label(r.last_month)}",
+            str(r.n_units),
+        )
     out.print(table)
 
 
@@ -379,11 +513,16 @@ def explain_command(
         sys.stdout.write(json.dumps(found.as_dict(), indent=1, default=str) + "\n")
         return
     s = found.summary
-    out.print(f"run {run_id}, unit {found.unit}, {found.month}: P(>=1) {s['p_ge1']:.2f}, "
-              f"P(>=25) {s['p_ge25']:.2f}, median {s['q50']:.0f} (90%: {s['q05']:.0f}-"
-              f"{s['q95']:.0f})", highlight=False)
-    for title, factors in (("raised the risk", found.raising), ("lowered the risk",
-                                                                  found.lowering)):
+    out.print(
+        f"run {run_id}, unit {found.unit}, {found.month}: P(>=1) {s['p_ge1']:.2f}, "
+        f"P(>=25) {s['p_ge25']:.2f}, median {s['q50']:.0f} (90%: {s['q05']:.0f}-"
+        f"{s['q95']:.0f})",
+        highlight=False,
+    )
+    for title, factors in (
+        ("raised the risk", found.raising),
+        ("lowered the risk", found.lowering),
+    ):
         table = Table(title=title)
         for column in ("part", "feature", "value", "contribution"):
             table.add_column(column)

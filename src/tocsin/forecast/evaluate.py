@@ -66,10 +66,14 @@ def score_draws(draws: np.ndarray, obs: np.ndarray, settings: MetricSettings) ->
     if draws.ndim != 2 or draws.shape[0] != obs.shape[0]:
         raise ValueError(f"draws {draws.shape} do not match observations {obs.shape}")
     ordered = np.sort(draws, axis=1)
-    crps = sr.crps_ensemble(obs, ordered, estimator=settings.crps_estimator,
-                            sorted_ensemble=True)
-    tw = sr.twcrps_ensemble(obs, ordered, a=settings.tw_threshold,
-                            estimator=settings.crps_estimator, sorted_ensemble=True)
+    crps = sr.crps_ensemble(obs, ordered, estimator=settings.crps_estimator, sorted_ensemble=True)
+    tw = sr.twcrps_ensemble(
+        obs,
+        ordered,
+        a=settings.tw_threshold,
+        estimator=settings.crps_estimator,
+        sorted_ensemble=True,
+    )
     half = settings.interval_alpha / 2
     lower = np.quantile(ordered, half, axis=1)
     upper = np.quantile(ordered, 1 - half, axis=1)
@@ -77,20 +81,22 @@ def score_draws(draws: np.ndarray, obs: np.ndarray, settings: MetricSettings) ->
     p_gt0 = (ordered > 0).mean(axis=1)
     p_high = (ordered >= settings.high_threshold).mean(axis=1)
     median = np.median(ordered, axis=1)
-    return pd.DataFrame({
-        "crps": crps,
-        "twcrps25": tw,
-        "ign": ignorance(ordered, obs, settings),
-        "is90": interval,
-        "brier_gt0": (p_gt0 - (obs > 0)) ** 2,
-        "brier_ge25": (p_high - (obs >= settings.high_threshold)) ** 2,
-        "msle": (np.log1p(median) - np.log1p(obs)) ** 2,
-        "p_gt0": p_gt0,
-        "p_ge25": p_high,
-        "mean": ordered.mean(axis=1),
-        "median": median,
-        "pit": randomized_pit(ordered, obs),
-    })
+    return pd.DataFrame(
+        {
+            "crps": crps,
+            "twcrps25": tw,
+            "ign": ignorance(ordered, obs, settings),
+            "is90": interval,
+            "brier_gt0": (p_gt0 - (obs > 0)) ** 2,
+            "brier_ge25": (p_high - (obs >= settings.high_threshold)) ** 2,
+            "msle": (np.log1p(median) - np.log1p(obs)) ** 2,
+            "p_gt0": p_gt0,
+            "p_ge25": p_high,
+            "mean": ordered.mean(axis=1),
+            "median": median,
+            "pit": randomized_pit(ordered, obs),
+        }
+    )
 
 
 def ignorance(ordered: np.ndarray, obs: np.ndarray, settings: MetricSettings) -> np.ndarray:
@@ -149,9 +155,12 @@ def skill_with_ci(
     common = a.index.intersection(b.index)
     if common.empty:
         raise ForecastError(f"{model} and {benchmark} share no scored unit-month")
-    joined = pd.DataFrame({
-        "m": a.loc[common, metric], "b": b.loc[common, metric],
-    }).reset_index()
+    joined = pd.DataFrame(
+        {
+            "m": a.loc[common, metric],
+            "b": b.loc[common, metric],
+        }
+    ).reset_index()
     extra = by or []
     outside_key = [c for c in extra if c not in key]
     if outside_key:
@@ -163,15 +172,26 @@ def skill_with_ci(
         per_unit = group.groupby(unit)[["m", "b"]].sum()
         m, bsum = per_unit["m"].to_numpy(), per_unit["b"].to_numpy()
         point = 1 - m.sum() / bsum.sum() if bsum.sum() > 0 else float("nan")
-        counts = rng.multinomial(len(m), np.full(len(m), 1 / len(m)),
-                                 size=settings.bootstrap_samples)
+        counts = rng.multinomial(
+            len(m), np.full(len(m), 1 / len(m)), size=settings.bootstrap_samples
+        )
         with np.errstate(divide="ignore", invalid="ignore"):
             boot = 1 - (counts @ m) / (counts @ bsum)
         tail = (1 - settings.ci_level) / 2
-        lo, hi = np.nanquantile(boot, [tail, 1 - tail]) if np.isfinite(boot).any() else (
-            float("nan"), float("nan"))
+        lo, hi = (
+            np.nanquantile(boot, [tail, 1 - tail])
+            if np.isfinite(boot).any()
+            else (float("nan"), float("nan"))
+        )
         record = dict(zip(extra, name if isinstance(name, tuple) else (name,), strict=False))
-        record.update(model=model, benchmark=benchmark, metric=metric, skill=point,
-                      ci_low=float(lo), ci_high=float(hi), n_units=len(m))
+        record.update(
+            model=model,
+            benchmark=benchmark,
+            metric=metric,
+            skill=point,
+            ci_low=float(lo),
+            ci_high=float(hi),
+            n_units=len(m),
+        )
         out.append(record)
     return pd.DataFrame(out)

@@ -27,8 +27,16 @@ from tocsin.forecast.errors import ForecastError
 from tocsin.forecast.registry import partitions
 
 EVENT_FRAME_COLUMNS = [
-    "month_id", "violence", "fatalities", "country_iso3", "gwcode", "priogrid_gid",
-    "latitude", "longitude", "admin1_pcode", "admin2_pcode",
+    "month_id",
+    "violence",
+    "fatalities",
+    "country_iso3",
+    "gwcode",
+    "priogrid_gid",
+    "latitude",
+    "longitude",
+    "admin1_pcode",
+    "admin2_pcode",
 ]
 VIOLENCE_CODES = {1: "sb", 2: "ns", 3: "os"}
 STORE_VIOLENCE = {"state_based": "sb", "non_state": "ns", "one_sided": "os"}
@@ -63,9 +71,9 @@ def read_ged_file(path: Path) -> pd.DataFrame:
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise EventSourceError(f"{path.name}: not a readable CSV file ({exc})") from exc
     cols = set(header)
-    if _FULL <= cols:
+    if cols >= _FULL:
         return _read_full(path, cols)
-    if _REDUCED <= cols:
+    if cols >= _REDUCED:
         return _read_reduced(path, cols)
     raise EventSourceError(
         f"{path.name}: not a UCDP GED layout; expected the columns {sorted(_FULL)} or "
@@ -81,20 +89,34 @@ def _read_csv(path: Path, usecols: list[str]) -> pd.DataFrame:
 
 
 def _read_full(path: Path, cols: set[str]) -> pd.DataFrame:
-    wanted = ["id", "type_of_violence", "best", "date_start", "latitude", "longitude",
-              "priogrid_gid", "country", "country_id"]
+    wanted = [
+        "id",
+        "type_of_violence",
+        "best",
+        "date_start",
+        "latitude",
+        "longitude",
+        "priogrid_gid",
+        "country",
+        "country_id",
+    ]
     raw = _read_csv(path, [c for c in wanted if c in cols])
-    dates = pd.to_datetime(raw["date_start"].astype("string").str[:10], errors="coerce",
-                           format="%Y-%m-%d")
+    dates = pd.to_datetime(
+        raw["date_start"].astype("string").str[:10], errors="coerce", format="%Y-%m-%d"
+    )
     _reject(path, raw, dates.isna(), "date_start is missing or not a date")
-    out = pd.DataFrame({
-        "month_id": partitions.month_ids_of_dates(dates.dt.year, dates.dt.month).astype("int64"),
-        "violence": _violence(path, raw, raw["type_of_violence"]),
-        "fatalities": _fatalities(path, raw, raw["best"]),
-        "latitude": pd.to_numeric(raw["latitude"], errors="coerce"),
-        "longitude": pd.to_numeric(raw["longitude"], errors="coerce"),
-        "priogrid_gid": _numeric(raw, "priogrid_gid"),
-    })
+    out = pd.DataFrame(
+        {
+            "month_id": partitions.month_ids_of_dates(dates.dt.year, dates.dt.month).astype(
+                "int64"
+            ),
+            "violence": _violence(path, raw, raw["type_of_violence"]),
+            "fatalities": _fatalities(path, raw, raw["best"]),
+            "latitude": pd.to_numeric(raw["latitude"], errors="coerce"),
+            "longitude": pd.to_numeric(raw["longitude"], errors="coerce"),
+            "priogrid_gid": _numeric(raw, "priogrid_gid"),
+        }
+    )
     if "country_id" in raw.columns:  # GED's country_id is the Gleditsch-Ward code
         out["gwcode"] = pd.to_numeric(raw["country_id"], errors="coerce")
         out["country_iso3"] = _iso3(path, out["gwcode"], raw.get("country"))
@@ -106,26 +128,41 @@ def _read_full(path: Path, cols: set[str]) -> pd.DataFrame:
 
 
 def _read_reduced(path: Path, cols: set[str]) -> pd.DataFrame:
-    wanted = ["id", "year", "month", "type_of_violence_code", "best_death", "country",
-              "latitude", "longitude", "priogrid_gid_computed"]
+    wanted = [
+        "id",
+        "year",
+        "month",
+        "type_of_violence_code",
+        "best_death",
+        "country",
+        "latitude",
+        "longitude",
+        "priogrid_gid_computed",
+    ]
     raw = _read_csv(path, [c for c in wanted if c in cols])
     year = pd.to_numeric(raw["year"], errors="coerce")
     month = pd.to_numeric(raw["month"], errors="coerce")
-    _reject(path, raw, year.isna() | month.isna() | ~month.between(1, 12),
-            "year/month missing or out of range")
+    _reject(
+        path,
+        raw,
+        year.isna() | month.isna() | ~month.between(1, 12),
+        "year/month missing or out of range",
+    )
     try:
         iso3 = countries.iso3_for_names(raw["country"].astype("string"))
     except countries.UnknownCountryError as exc:
         raise EventSourceError(f"{path.name}: {exc}") from exc
-    out = pd.DataFrame({
-        "month_id": partitions.month_ids_of_dates(year, month).astype("int64"),
-        "violence": _violence(path, raw, raw["type_of_violence_code"]),
-        "fatalities": _fatalities(path, raw, raw["best_death"]),
-        "latitude": _numeric(raw, "latitude"),
-        "longitude": _numeric(raw, "longitude"),
-        "priogrid_gid": _numeric(raw, "priogrid_gid_computed"),
-        "country_iso3": iso3,
-    })
+    out = pd.DataFrame(
+        {
+            "month_id": partitions.month_ids_of_dates(year, month).astype("int64"),
+            "violence": _violence(path, raw, raw["type_of_violence_code"]),
+            "fatalities": _fatalities(path, raw, raw["best_death"]),
+            "latitude": _numeric(raw, "latitude"),
+            "longitude": _numeric(raw, "longitude"),
+            "priogrid_gid": _numeric(raw, "priogrid_gid_computed"),
+            "country_iso3": iso3,
+        }
+    )
     out["gwcode"] = out["country_iso3"].map(countries.ISO3_TO_GW)
     out["_event_id"] = raw["id"].astype("string") if "id" in raw.columns else None
     return _finish(out)
@@ -207,33 +244,55 @@ def read_store_events(
                 f"dataset(s) {unknown} not in the store; available: {sorted(available)}"
             )
         query = (
-            select(t.c.date_start, t.c.violence_type, t.c.fatalities_best, t.c.country_iso3,
-                   t.c.priogrid_gid, t.c.latitude, t.c.longitude, t.c.admin1_pcode,
-                   t.c.admin2_pcode)
+            select(
+                t.c.date_start,
+                t.c.violence_type,
+                t.c.fatalities_best,
+                t.c.country_iso3,
+                t.c.priogrid_gid,
+                t.c.latitude,
+                t.c.longitude,
+                t.c.admin1_pcode,
+                t.c.admin2_pcode,
+            )
             .where(t.c.dataset.in_(list(datasets)))
             .where(t.c.violence_type.in_(list(STORE_VIOLENCE)))
             .where(t.c.sensitivity.in_(list(tiers)))
         )
-        raw = pd.DataFrame(conn.execute(query).fetchall(),
-                           columns=["date_start", "violence_type", "fatalities_best",
-                                    "country_iso3", "priogrid_gid", "latitude", "longitude",
-                                    "admin1_pcode", "admin2_pcode"])
+        raw = pd.DataFrame(
+            conn.execute(query).fetchall(),
+            columns=[
+                "date_start",
+                "violence_type",
+                "fatalities_best",
+                "country_iso3",
+                "priogrid_gid",
+                "latitude",
+                "longitude",
+                "admin1_pcode",
+                "admin2_pcode",
+            ],
+        )
     if raw.empty:
         return pd.DataFrame(columns=EVENT_FRAME_COLUMNS)
     dates = pd.to_datetime(raw["date_start"])
     fatalities = pd.to_numeric(raw["fatalities_best"], errors="coerce")
     # The store's invariants reject negative fatalities; unknown counts are read as zero deaths
     # (the event still counts as an event).
-    out = pd.DataFrame({
-        "month_id": partitions.month_ids_of_dates(dates.dt.year, dates.dt.month).astype("int64"),
-        "violence": raw["violence_type"].map(STORE_VIOLENCE),
-        "fatalities": fatalities.fillna(0).clip(lower=0).astype("int64"),
-        "country_iso3": raw["country_iso3"],
-        "gwcode": raw["country_iso3"].map(countries.ISO3_TO_GW),
-        "priogrid_gid": pd.to_numeric(raw["priogrid_gid"], errors="coerce"),
-        "latitude": pd.to_numeric(raw["latitude"], errors="coerce"),
-        "longitude": pd.to_numeric(raw["longitude"], errors="coerce"),
-        "admin1_pcode": raw["admin1_pcode"],
-        "admin2_pcode": raw["admin2_pcode"],
-    })
+    out = pd.DataFrame(
+        {
+            "month_id": partitions.month_ids_of_dates(dates.dt.year, dates.dt.month).astype(
+                "int64"
+            ),
+            "violence": raw["violence_type"].map(STORE_VIOLENCE),
+            "fatalities": fatalities.fillna(0).clip(lower=0).astype("int64"),
+            "country_iso3": raw["country_iso3"],
+            "gwcode": raw["country_iso3"].map(countries.ISO3_TO_GW),
+            "priogrid_gid": pd.to_numeric(raw["priogrid_gid"], errors="coerce"),
+            "latitude": pd.to_numeric(raw["latitude"], errors="coerce"),
+            "longitude": pd.to_numeric(raw["longitude"], errors="coerce"),
+            "admin1_pcode": raw["admin1_pcode"],
+            "admin2_pcode": raw["admin2_pcode"],
+        }
+    )
     return out[EVENT_FRAME_COLUMNS]

@@ -48,21 +48,21 @@ def top_factors(
     picks = np.concatenate([order[:, -k:], order[:, :k]], axis=1)
     rows = np.repeat(np.arange(n_rows), picks.shape[1])
     cols = picks.ravel()
-    frame = pd.DataFrame({
-        "row": rows,
-        "part": part,
-        "feature": np.asarray(names, dtype=object)[cols],
-        "contribution": shap[rows, cols],
-        "feature_value": x[rows, cols].astype(float),
-        "base_value": base[rows],
-    })
+    frame = pd.DataFrame(
+        {
+            "row": rows,
+            "part": part,
+            "feature": np.asarray(names, dtype=object)[cols],
+            "contribution": shap[rows, cols],
+            "feature_value": x[rows, cols].astype(float),
+            "base_value": base[rows],
+        }
+    )
     frame = frame[frame["contribution"] != 0].drop_duplicates(["row", "part", "feature"])
     frame["feature_value"] = frame["feature_value"].where(np.isfinite(frame["feature_value"]))
     return frame.reset_index(drop=True)
 
 
-_WINDOW = re.compile(r"^(?P<base>.*?)_(?P<kind>sum|active|max|logstd|ewm|lag|decay)(?P<n>\d+)$")
-_HIGH_DECAY = re.compile(r"^(?P<base>.*?)_decay25_(?P<n>\d+)$")
 _SOURCES = {
     "y": "the forecast variable",
     "nb1": "the forecast variable in neighbouring units",
@@ -82,7 +82,30 @@ _KINDS = {
     "ewm": "recent level (half-life {n} months)",
     "lag": "{n} month(s) before the last month",
     "decay": "recency of the last fatality (half-life {n} months)",
+    "base": "average over the last {n} months",
 }
+_PATTERNS = [
+    (
+        re.compile(r"^(?P<src>.+)_decay25_(?P<n>\d+)$"),
+        "recency of the last month with 25+ fatalities (half-life {n} months)",
+    ),
+    (
+        re.compile(r"^(?P<src>.+)_decay(?P<n>\d+)_max$"),
+        "most recent fatality among them (half-life {n} months)",
+    ),
+    (re.compile(r"^(?P<src>.+)_since25$"), "months since the last month with 25+ fatalities"),
+    (re.compile(r"^(?P<src>.+)_since$"), "months since the last fatality"),
+    (
+        re.compile(r"^(?P<src>.+)_trend(?P<a>\d+)_(?P<n>\d+)$"),
+        "trend, last {a} months against the last {n}",
+    ),
+    (re.compile(r"^(?P<src>.+)_lag0$"), "the last month"),
+    (re.compile(r"^(?P<src>.+)_history$"), "months of history available"),
+    (
+        re.compile(r"^(?P<src>.+)_(?P<kind>sum|active|max|logstd|ewm|lag|decay|base)(?P<n>\d+)$"),
+        None,
+    ),
+]
 
 
 def describe_feature(name: str) -> str:
@@ -91,31 +114,16 @@ def describe_feature(name: str) -> str:
         return "months ahead of the last data"
     if name.startswith("cov_"):
         return f"covariate {name[4:]}"
-    if name.startswith("nb1_ged_"):
-        source = _SOURCES.get(name[4:].rsplit("_", 1)[0], name)
-        return f"{source} in neighbouring units, last 12 months"
-    base, _, rest = name.partition("_")
-    if name.endswith("_since"):
-        return f"months since the last fatality ({_SOURCES.get(base, base)})"
-    if name.endswith("_since25"):
-        return f"months since the last month with 25+ fatalities ({_SOURCES.get(base, base)})"
-    if name.endswith("_history"):
-        return "months of history available"
-    if "_trend" in name:
-        return f"trend of {_SOURCES.get(base, base)} ({rest.replace('trend', '').replace('_', ' vs ')} months)"
-    high = _HIGH_DECAY.match(name)
-    if high:
-        source = _SOURCES.get(high.group("base"), high.group("base"))
-        return (f"{source}: recency of the last month with 25+ fatalities "
-                f"(half-life {high.group('n')} months)")
-    match = _WINDOW.match(name)
-    if match:
-        source_key = match.group("base")
-        kind, n = match.group("kind"), int(match.group("n"))
-        if kind == "lag" and n == 0:
-            text = "the last month"
+    for pattern, text in _PATTERNS:
+        match = pattern.match(name)
+        if not match:
+            continue
+        parts = match.groupdict()
+        source_key = parts.pop("src")
+        if source_key.startswith("nb1_") and source_key[4:] in _SOURCES:
+            source = f"{_SOURCES[source_key[4:]]} in neighbouring units"
         else:
-            text = _KINDS[kind].format(n=n)
-        return f"{_SOURCES.get(source_key, source_key)}: {text}"
+            source = _SOURCES.get(source_key, source_key)
+        template = text if text is not None else _KINDS[parts.pop("kind")]
+        return f"{source}: {template.format(**parts)}"
     return name
-

@@ -51,6 +51,16 @@ class FeatureCube:
         return self.values[:, int(month - self.months[0]), :]
 
 
+def align(cube: FeatureCube, names: list[str]) -> FeatureCube:
+    """``cube`` with exactly the features ``names``, in that order; missing ones are NaN."""
+    index = {n: i for i, n in enumerate(cube.names)}
+    values = np.full((*cube.values.shape[:2], len(names)), np.nan, dtype=np.float32)
+    for k, name in enumerate(names):
+        if name in index:
+            values[:, :, k] = cube.values[:, :, index[name]]
+    return FeatureCube(cube.units, cube.months, list(names), values)
+
+
 def neighbour_matrix(units: np.ndarray, neighbours: Mapping[object, Sequence[object]]):
     """Row-sum (not normalised) adjacency among ``units``; neighbours outside ``units`` ignored."""
     index = {u: i for i, u in enumerate(units.tolist())}
@@ -107,8 +117,9 @@ def build_features(
         blocks += _spatial(y, w1, "nb1")
         if second_ring:
             blocks += _spatial(y, neighbour_matrix(units, second_ring), "nb2")
-        for column in [c for c in ("ged_sb", "ged_ns", "ged_os") if c in panel.frame.columns
-                       and c != target]:
+        for column in [
+            c for c in ("ged_sb", "ged_ns", "ged_os") if c in panel.frame.columns and c != target
+        ]:
             other, _ = panel.dense(column, units)
             blocks.append((f"nb1_{column}_sum12", _spatial_sum(_roll_sum(other, 12), w1)))
     if covariates:
@@ -125,8 +136,10 @@ def build_features(
 def _covariate_columns(panel: Panel, target: str) -> list[str]:
     skip = {MONTH, panel.unit, target, *COUNT_COLUMNS}
     numeric = [
-        c for c in panel.frame.columns
-        if c not in skip and pd.api.types.is_numeric_dtype(panel.frame[c])
+        c
+        for c in panel.frame.columns
+        if c not in skip
+        and pd.api.types.is_numeric_dtype(panel.frame[c])
         # The panel's own lags of the target would leak nothing, but they duplicate features.
         and not c.startswith(f"{target}_tlag")
     ]
@@ -155,8 +168,12 @@ def _own_history(y: np.ndarray, p: str) -> list[tuple[str, np.ndarray]]:
         out.append((f"{p}_decay{h}", _decay(since, h)))
         out.append((f"{p}_decay{HIGH}_{h}", _decay(since_high, h)))
     with np.errstate(invalid="ignore"):
-        out.append((f"{p}_trend3_12", np.log1p(_roll_mean(y, 3, y)) - np.log1p(_roll_mean(y, 12, y))))
-        out.append((f"{p}_trend12_60", np.log1p(_roll_mean(y, 12, y)) - np.log1p(_roll_mean(y, 60, y))))
+        out.append(
+            (f"{p}_trend3_12", np.log1p(_roll_mean(y, 3, y)) - np.log1p(_roll_mean(y, 12, y)))
+        )
+        out.append(
+            (f"{p}_trend12_60", np.log1p(_roll_mean(y, 12, y)) - np.log1p(_roll_mean(y, 60, y)))
+        )
     out.append((f"{p}_history", _history_length(y)))
     with np.errstate(invalid="ignore"):
         for months in BASE_MONTHS:

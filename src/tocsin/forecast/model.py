@@ -114,6 +114,25 @@ class FittedModel:
         return self.feature_names.index(f"y_base{self.config.base_months}")
 
 
+@dataclass(frozen=True)
+class ExtraHistory:
+    """More history to learn from, never forecast: e.g. an older extraction of the same event
+    data for more countries and years. Its units are separate series (no splicing), its
+    features are aligned by name (missing ones are NaN), and it is cut at the same cut-off."""
+
+    panel: Panel
+    neighbours: Mapping[object, Sequence[object]] | None = None
+    second_ring: Mapping[object, Sequence[object]] | None = None
+
+
+@dataclass
+class Source:
+    cube: features.FeatureCube
+    y: np.ndarray
+    y_months: np.ndarray
+    main: bool
+
+
 def forecast(
     history: Panel,
     target: str,
@@ -124,8 +143,10 @@ def forecast(
     config: ModelConfig | None = None,
     neighbours: Mapping[object, Sequence[object]] | None = None,
     second_ring: Mapping[object, Sequence[object]] | None = None,
+    extra: Sequence[ExtraHistory] = (),
 ) -> tuple[SampleForecast, FittedModel, np.ndarray]:
-    """Fit on ``history`` and forecast ``months`` for the units present in its last month.
+    """Fit on ``history`` (and ``extra`` histories) and forecast ``months`` for the units present
+    in the last month of ``history``.
 
     Returns the draws, the fitted model and the feature rows of the forecasts (units x months x
     features) used for explanations.
@@ -139,18 +160,39 @@ def forecast(
     if config.history_months is not None:
         first_origin = cutoff - config.history_months - max(steps)
     cube = features.build_features(
-        history, target, neighbours=neighbours, second_ring=second_ring,
-        first_origin=first_origin, covariates=config.use_covariates,
+        history,
+        target,
+        neighbours=neighbours,
+        second_ring=second_ring,
+        first_origin=first_origin,
+        covariates=config.use_covariates,
     )
     y, y_months = history.dense(target, cube.units)
+    sources = [Source(cube, y, y_months, True)]
+    for more in extra:
+        if target not in more.panel.frame.columns or more.panel.first_month > cutoff:
+            continue
+        past = more.panel.until(cutoff)  # never later than the main history
+        other = features.build_features(
+            past,
+            target,
+            neighbours=more.neighbours,
+            second_ring=more.second_ring,
+            first_origin=first_origin,
+            covariates=config.use_covariates,
+        )
+        other_y, other_months = past.dense(target, other.units)
+        sources.append(Source(features.align(other, cube.names), other_y, other_months, False))
     rng = np.random.default_rng(seed)
-    fitted = fit(cube, y, y_months, steps, cutoff, config, rng, history, target)
+    fitted = fit(sources, steps, cutoff, config, rng, target)
     units_now = history.units_at(cutoff)
-    rows = cube.units.searchsorted(units_now) if _sorted(cube.units) else _positions(
-        cube.units, units_now)
+    rows = (
+        cube.units.searchsorted(units_now)
+        if _sorted(cube.units)
+        else _positions(cube.units, units_now)
+    )
     x_now = cube.at(cutoff)[rows]
-    draws, design = _predict_draws(fitted, x_now, steps, history, target, units_now, n_draws,
-                                   rng)
+    draws, design = _predict_draws(fitted, x_now, steps, history, target, units_now, n_draws, rng)
     out = SampleForecast(history.unit, units_now, np.asarray(months), draws)
     return out, fitted, design
 
@@ -167,7 +209,7 @@ def _positions(units: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     return np.array([index[u] for u in wanted.tolist()])
 
 
-# --- training -------------------------------------------------------------------------------------
+# --- training ---------------------------------------------------------------------------------
 
 
 @dataclass
@@ -178,6 +220,16 @@ class TrainingSet:
     weight: np.ndarray
     target_month: np.ndarray
     conflictology: np.ndarray  # (rows, 12) the unit's 12 months up to the row's origin
+    main: np.ndarray  # rows from the history being forecast (not from an extra history)
+
+    @classmethod
+    def concat(cls, parts: list[TrainingSet]) -> TrainingSet:
+        return cls(
+            *(
+                np.concatenate([getattr(p, f) for p in parts])
+                for f in ("x", "y", "base", "weight", "target_month", "conflictology", "main")
+            )
+        )
 
 
 def training_rows(
@@ -188,9 +240,11 @@ def training_rows(
     cutoff: int,
     config: ModelConfig,
     rng: np.random.Generator,
+    main: bool = True,
 ) -> TrainingSet:
     """(unit, origin, step) rows whose target month is at or before ``cutoff``."""
     offset = int(cube.months[0] - y_months[0])  # y column of cube origin 0
+    last = min(cutoff, int(y_months[-1]))  # an extra history may end before the cut-off
     names = cube.names
     cold_source = [names.index(n) for n in ("y_sum36", "nb1_sum36") if n in names]
     base_col = names.index(f"y_base{config.base_months}")
@@ -199,7 +253,7 @@ def training_rows(
     steps = np.asarray(steps)
     for oi in range(n_origins):
         origin = int(cube.months[oi])
-        usable = steps[origin + steps <= cutoff]
+        usable = steps[origin + steps <= last]
         if usable.size == 0:
             continue
         if config.steps_per_origin is not None and usable.size > config.steps_per_origin:
@@ -232,8 +286,16 @@ def training_rows(
         raise HistoryTooShortError(
             f"history too short to train: no (origin, step) pair ends by month {cutoff}"
         )
-    return TrainingSet(np.vstack(xs).astype(np.float32), np.concatenate(ys), np.concatenate(bs),
-                       np.concatenate(ws), np.concatenate(tms), np.vstack(confs))
+    x = np.vstack(xs).astype(np.float32)
+    return TrainingSet(
+        x,
+        np.concatenate(ys),
+        np.concatenate(bs),
+        np.concatenate(ws),
+        np.concatenate(tms),
+        np.vstack(confs),
+        np.full(len(x), main),
+    )
 
 
 def _conflictology_at(y: np.ndarray, col: int) -> np.ndarray:
@@ -245,23 +307,32 @@ def _conflictology_at(y: np.ndarray, col: int) -> np.ndarray:
 
 
 def fit(
-    cube: features.FeatureCube,
-    y: np.ndarray,
-    y_months: np.ndarray,
+    sources: list[Source],
     steps: Sequence[int],
     cutoff: int,
     config: ModelConfig,
     rng: np.random.Generator,
-    history: Panel,
     target: str,
 ) -> FittedModel:
-    n_months = int(np.sum(~np.isnan(y), axis=1).max()) if y.size else 0
+    main = sources[0]
+    n_months = int(np.sum(~np.isnan(main.y), axis=1).max()) if main.y.size else 0
     if n_months < config.min_training_months:
         raise HistoryTooShortError(
             f"history too short to train: {n_months} month(s) of {target!r}, at least "
             f"{config.min_training_months} needed"
         )
-    data = training_rows(cube, y, y_months, steps, cutoff, config, rng)
+    parts = [training_rows(main.cube, main.y, main.y_months, steps, cutoff, config, rng)]
+    for more in sources[1:]:
+        try:
+            parts.append(
+                training_rows(
+                    more.cube, more.y, more.y_months, steps, cutoff, config, rng, main=False
+                )
+            )
+        except HistoryTooShortError:
+            continue  # an extra history too short to add anything
+    data = TrainingSet.concat(parts)
+    cube = main.cube
     if int((data.y > 0).sum()) < config.min_positive_rows:
         raise HistoryTooShortError(
             f"history too short to train: only {int((data.y > 0).sum())} training rows with "
@@ -276,7 +347,8 @@ def fit(
         pos = data.y > 0
         mu_in = data.base[pos] + reg.predict(data.x[pos])
         residuals = ResidualBins.from_validation(
-            mu_in, (np.log1p(data.y[pos]) - mu_in) * 1.5, config.residuals_per_bin)
+            mu_in, (np.log1p(data.y[pos]) - mu_in) * 1.5, config.residuals_per_bin
+        )
         validation = {"fallback": "in-sample residuals x 1.5"}
     return FittedModel(config, names, clf, reg, residuals, mix_weight, validation)
 
@@ -292,7 +364,11 @@ def _validate(data: TrainingSet, cutoff: int, config: ModelConfig):  # noqa: ANN
     for k in range(1, config.validation_folds + 1):
         split = cutoff - k * config.validation_months
         early = data.target_month <= split
-        late = (data.target_month > split) & (data.target_month <= split + config.validation_months)
+        late = (
+            data.main
+            & (data.target_month > split)
+            & (data.target_month <= split + config.validation_months)
+        )
         if not late.any() or (data.y[early] > 0).sum() < config.min_positive_rows:
             break
         clf, reg = _fit_pair(data, early, config)
@@ -302,13 +378,13 @@ def _validate(data: TrainingSet, cutoff: int, config: ModelConfig):  # noqa: ANN
         confs.append(data.conflictology[late])
     if not ys:
         return None, 0.0, {}
-    p, mu, y, conf = (np.concatenate(ps), np.concatenate(mus), np.concatenate(ys),
-                      np.vstack(confs))
+    p, mu, y, conf = (np.concatenate(ps), np.concatenate(mus), np.concatenate(ys), np.vstack(confs))
     pos = y > 0
     if pos.sum() < MIN_VALIDATION_RESIDUALS:
         return None, 0.0, {}
-    residuals = ResidualBins.from_validation(mu[pos], np.log1p(y[pos]) - mu[pos],
-                                             config.residuals_per_bin)
+    residuals = ResidualBins.from_validation(
+        mu[pos], np.log1p(y[pos]) - mu[pos], config.residuals_per_bin
+    )
     mix_weight, validation = _choose_mix(p, mu, residuals, y, conf, config)
     validation["folds"] = len(ys)
     return residuals, mix_weight, validation
@@ -337,21 +413,24 @@ def _lgb_params(config: ModelConfig, objective: str, seed: int) -> dict:
 
 def _fit_pair(data: TrainingSet, rows: np.ndarray, config: ModelConfig):  # noqa: ANN202
     x, y, w, base = data.x[rows], data.y[rows], data.weight[rows], data.base[rows]
-    clf = lgb.train(_lgb_params(config, "binary", 1),
-                    lgb.Dataset(x, label=(y > 0).astype(float), weight=w),
-                    num_boost_round=config.n_estimators)
+    clf = lgb.train(
+        _lgb_params(config, "binary", 1),
+        lgb.Dataset(x, label=(y > 0).astype(float), weight=w),
+        num_boost_round=config.n_estimators,
+    )
     pos = y > 0
-    reg = lgb.train(_lgb_params(config, "regression", 2),
-                    lgb.Dataset(x[pos], label=np.log1p(y[pos]) - base[pos]),
-                    num_boost_round=config.n_estimators)
+    reg = lgb.train(
+        _lgb_params(config, "regression", 2),
+        lgb.Dataset(x[pos], label=np.log1p(y[pos]) - base[pos]),
+        num_boost_round=config.n_estimators,
+    )
     return clf, reg
 
 
-# --- draws -----------------------------------------------------------------------------------------
+# --- draws ------------------------------------------------------------------------------------
 
 
-def hurdle_quantiles(p: np.ndarray, mu: np.ndarray, residuals: ResidualBins,
-                     n: int) -> np.ndarray:
+def hurdle_quantiles(p: np.ndarray, mu: np.ndarray, residuals: ResidualBins, n: int) -> np.ndarray:
     """``n`` draws per row: quantiles of the hurdle distribution on an even probability grid."""
     levels = (np.arange(n) + 0.5) / n
     zero_share = 1 - np.clip(p, 0, 1)
@@ -374,8 +453,9 @@ def mixture_draws(model_draws: np.ndarray, conflictology: np.ndarray, w: float) 
     # Keep model draws at evenly spaced quantile positions so both parts stay representative.
     keep = np.linspace(0, n - 1, n - k).round().astype(int)
     conf_idx = np.floor(np.arange(k) * conflictology.shape[1] / k).astype(int)
-    return np.concatenate([model_draws[:, keep], np.sort(conflictology, axis=1)[:, conf_idx]],
-                          axis=1)
+    return np.concatenate(
+        [model_draws[:, keep], np.sort(conflictology, axis=1)[:, conf_idx]], axis=1
+    )
 
 
 def crps_of_draws(y: np.ndarray, draws: np.ndarray) -> np.ndarray:

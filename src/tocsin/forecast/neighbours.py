@@ -41,8 +41,9 @@ def _iso3_of_units(panel: Panel) -> dict[object, str] | None:
         return {u: str(u) for u in panel.units.tolist()}
     for column in GW_COLUMNS:
         if column in panel.frame.columns:
-            pairs = panel.frame[[panel.unit, column]].dropna().drop_duplicates(panel.unit,
-                                                                                  keep="last")
+            pairs = (
+                panel.frame[[panel.unit, column]].dropna().drop_duplicates(panel.unit, keep="last")
+            )
             out = {}
             for unit, gw in zip(pairs[panel.unit], pairs[column], strict=True):
                 iso = countries.GW_TO_ISO3.get(int(gw))

@@ -170,7 +170,8 @@ def _integer_column(values: pd.Series, name: str) -> pd.Series:
     bad = numeric.isna() | (numeric != np.round(numeric))
     if bad.any():
         raise PanelError(
-            f"column {name!r} must hold whole numbers; bad values: {values[bad].head(_SHOWN).tolist()}"
+            f"column {name!r} must hold whole numbers; bad values: "
+            f"{values[bad].head(_SHOWN).tolist()}"
         )
     return numeric.astype(np.int64)
 
@@ -345,6 +346,13 @@ def recover_history_from_lags(df: pd.DataFrame, unit: str, target: str) -> pd.Da
         nxt = nxt.rename(columns={lag_cols[1]: "_recovered"})
         out = out.merge(nxt, on=[unit, MONTH], how="left")
         out[target] = out[target].fillna(out.pop("_recovered"))
+        # The last month of a unit that ended (a state that split) has no next month to recover
+        # its target from: such trailing months are dropped, as if the unit ended a month early.
+        missing = out[target].isna()
+        if missing.any():
+            order = out.sort_values([unit, MONTH], ascending=[True, False])
+            trailing = order[target].isna().groupby(order[unit]).cummin()
+            out = out.drop(index=order.index[trailing.to_numpy()])
     # 2. before the span: at a unit's first month, tlag_k is month first - k.
     firsts = out.loc[out.groupby(unit)[MONTH].idxmin()]
     rows = []
@@ -352,13 +360,16 @@ def recover_history_from_lags(df: pd.DataFrame, unit: str, target: str) -> pd.Da
         values = firsts[[unit, MONTH, column]].dropna(subset=[column])
         rows.append(
             pd.DataFrame(
-                {unit: values[unit].to_numpy(), MONTH: values[MONTH].to_numpy() - k,
-                 target: values[column].to_numpy()}
+                {
+                    unit: values[unit].to_numpy(),
+                    MONTH: values[MONTH].to_numpy() - k,
+                    target: values[column].to_numpy(),
+                }
             )
         )
     if not rows:
         return out
-    early = pd.concat(rows, ignore_index=True)
+    early = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
     # Only prepend a contiguous run of months (k = 1, 2, ... without holes).
     early = early.sort_values([unit, MONTH], ascending=[True, False])
     first_month = firsts.set_index(unit)[MONTH]

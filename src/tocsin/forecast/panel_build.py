@@ -92,8 +92,11 @@ def build_panel(
         frame.insert(2, "gwcode", frame[unit].map(countries.ISO3_TO_GW).astype("Int64"))
         if country_key is not None:
             key = countries.read_views_country_key(country_key)
-            frame.insert(3, "country_id", frame["gwcode"].map(
-                key.set_index("gwcode")["country_id"]).astype("Int64"))
+            frame.insert(
+                3,
+                "country_id",
+                frame["gwcode"].map(key.set_index("gwcode")["country_id"]).astype("Int64"),
+            )
     return make_panel(frame, unit), report
 
 
@@ -152,8 +155,9 @@ def _admin_units(
     located = events["latitude"].notna() & events["longitude"].notna()
     points = gpd.GeoDataFrame(
         events[located].drop(columns=[column]),
-        geometry=gpd.points_from_xy(events.loc[located, "longitude"],
-                                    events.loc[located, "latitude"]),
+        geometry=gpd.points_from_xy(
+            events.loc[located, "longitude"], events.loc[located, "latitude"]
+        ),
         crs="EPSG:4326",
     )
     joined = gpd.sjoin(points, polygons.to_crs("EPSG:4326"), how="left", predicate="intersects")
@@ -211,8 +215,12 @@ def _grid_units(
     gid = events["priogrid_gid"].copy()
     need = gid.isna() & events["latitude"].notna() & events["longitude"].notna()
     if need.any():
-        gid[need] = [prio_grid.gid_for_point(la, lo) for la, lo in
-                     zip(events.loc[need, "latitude"], events.loc[need, "longitude"], strict=True)]
+        gid[need] = [
+            prio_grid.gid_for_point(la, lo)
+            for la, lo in zip(
+                events.loc[need, "latitude"], events.loc[need, "longitude"], strict=True
+            )
+        ]
     report.drop("no cell and no coordinates", int(gid.isna().sum()))
     events = events.assign(priogrid_gid=gid)[gid.notna()]
     inside = events["priogrid_gid"].astype("int64").isin(cells)
@@ -265,6 +273,7 @@ def read_country_boundaries(path: Path) -> dict[str, object]:
     if "iso3" in lower or "iso_a3" in lower:
         codes = frame[lower.get("iso3", lower.get("iso_a3"))].astype("string")
     elif "id" in lower:
+
         def from_numeric(value: object) -> str | None:
             if value is None or (isinstance(value, float) and np.isnan(value)):
                 return None
@@ -292,14 +301,18 @@ def land_cells(geometries: Iterable[object]) -> np.ndarray:
         if geom is None or shapely.is_empty(geom):
             continue
         min_lon, min_lat, max_lon, max_lat = shapely.bounds(geom)
-        rows = np.arange(int(np.floor((min_lat + 90) / step)),
-                         min(int(np.floor((max_lat + 90) / step)), 359) + 1)
-        cols = np.arange(int(np.floor((min_lon + 180) / step)),
-                         min(int(np.floor((max_lon + 180) / step)), prio_grid.COLUMNS - 1) + 1)
+        rows = np.arange(
+            int(np.floor((min_lat + 90) / step)), min(int(np.floor((max_lat + 90) / step)), 359) + 1
+        )
+        cols = np.arange(
+            int(np.floor((min_lon + 180) / step)),
+            min(int(np.floor((max_lon + 180) / step)), prio_grid.COLUMNS - 1) + 1,
+        )
         rr, cc = np.meshgrid(rows, cols, indexing="ij")
         rr, cc = rr.ravel(), cc.ravel()
-        boxes = shapely.box(cc * step - 180, rr * step - 90, (cc + 1) * step - 180,
-                            (rr + 1) * step - 90)
+        boxes = shapely.box(
+            cc * step - 180, rr * step - 90, (cc + 1) * step - 180, (rr + 1) * step - 90
+        )
         shapely.prepare(geom)
         hit = shapely.intersects(geom, boxes) & ~shapely.touches(geom, boxes)
         found.update((rr[hit] * prio_grid.COLUMNS + cc[hit] + 1).tolist())

@@ -58,7 +58,8 @@ class Evaluation:
             return pd.DataFrame()
         frames = [
             skill_with_ci(self.rows, m, self.benchmark, metric, self.unit, self.settings, by)
-            for m in sorted(self.rows["model"].unique()) if m != self.benchmark
+            for m in sorted(self.rows["model"].unique())
+            if m != self.benchmark
         ]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -74,9 +75,7 @@ def discover(pred_dir: Path) -> dict[str, dict[str, Path]]:
             if match and (window_dir / PREDICTIONS_FILE).is_file():
                 found.setdefault(model_dir.name, {})[match.group(1)] = window_dir / PREDICTIONS_FILE
     if not found:
-        raise EvaluationError(
-            f"no DIR/<model>/window=Y..../{PREDICTIONS_FILE} under {pred_dir}"
-        )
+        raise EvaluationError(f"no DIR/<model>/window=Y..../{PREDICTIONS_FILE} under {pred_dir}")
     return found
 
 
@@ -148,8 +147,9 @@ def evaluate_directory(
                 forecast = read_predictions(path, unit)
             except ForecastFileError as exc:
                 raise EvaluationError(str(exc)) from exc
-            parts.append(_score_forecast(forecast, truth, actuals, unit, model_name, window,
-                                         settings, path))
+            parts.append(
+                _score_forecast(forecast, truth, actuals, unit, model_name, window, settings, path)
+            )
     rows = pd.concat(parts, ignore_index=True)
     if benchmark is not None and benchmark not in rows["model"].unique():
         benchmark = None
@@ -178,8 +178,7 @@ def _score_forecast(forecast, truth, actuals, unit, model_name, window, settings
     draws = forecast.draws.reshape(-1, forecast.n_draws)
     obs_values = obs.to_numpy(dtype=float)
     pieces = [
-        score_draws(draws[i : i + SCORE_CHUNK_ROWS], obs_values[i : i + SCORE_CHUNK_ROWS],
-                    settings)
+        score_draws(draws[i : i + SCORE_CHUNK_ROWS], obs_values[i : i + SCORE_CHUNK_ROWS], settings)
         for i in range(0, len(obs_values), SCORE_CHUNK_ROWS)
     ]
     scores = pd.concat(pieces, ignore_index=True)
@@ -189,8 +188,13 @@ def _score_forecast(forecast, truth, actuals, unit, model_name, window, settings
     scores.insert(3, MONTH, np.tile(forecast.months, len(forecast.units)))
     scores.insert(4, "step", scores[MONTH] - window.cutoff)
     scores.insert(5, "obs", obs_values)
-    scores.insert(6, "active", _active(actuals, unit, forecast.units, window.cutoff,
-                                       settings.active_months).repeat(len(forecast.months)))
+    scores.insert(
+        6,
+        "active",
+        _active(actuals, unit, forecast.units, window.cutoff, settings.active_months).repeat(
+            len(forecast.months)
+        ),
+    )
     return scores
 
 

@@ -76,15 +76,20 @@ def panel_hash(panel: Panel, target: str) -> str:
 def summarise_draws(forecast: SampleForecast) -> pd.DataFrame:
     draws = forecast.draws.astype(np.float64)
     qs = np.quantile(draws, QUANTILES, axis=2)
-    frame = pd.DataFrame({
-        "unit": np.repeat(forecast.units.astype(str), len(forecast.months)),
-        MONTH: np.tile(forecast.months.astype(int), len(forecast.units)),
-        "mean": draws.mean(axis=2).ravel(),
-        "q05": qs[0].ravel(), "q25": qs[1].ravel(), "q50": qs[2].ravel(),
-        "q75": qs[3].ravel(), "q95": qs[4].ravel(),
-        "p_ge1": (draws >= 1).mean(axis=2).ravel(),
-        "p_ge25": (draws >= HIGH).mean(axis=2).ravel(),
-    })
+    frame = pd.DataFrame(
+        {
+            "unit": np.repeat(forecast.units.astype(str), len(forecast.months)),
+            MONTH: np.tile(forecast.months.astype(int), len(forecast.units)),
+            "mean": draws.mean(axis=2).ravel(),
+            "q05": qs[0].ravel(),
+            "q25": qs[1].ravel(),
+            "q50": qs[2].ravel(),
+            "q75": qs[3].ravel(),
+            "q95": qs[4].ravel(),
+            "p_ge1": (draws >= 1).mean(axis=2).ravel(),
+            "p_ge25": (draws >= HIGH).mean(axis=2).ravel(),
+        }
+    )
     return frame
 
 
@@ -128,20 +133,33 @@ def save_run(
     try:
         digest = _sha256(artefact)
         values = summarise_draws(forecast)
-        reasons = (explanation_rows(forecast, fitted, design, explain_top)
-                   if fitted is not None and design is not None else None)
+        reasons = (
+            explanation_rows(forecast, fitted, design, explain_top)
+            if fitted is not None and design is not None
+            else None
+        )
         with engine.begin() as conn:
             run_id = conn.execute(
-                insert(forecast_runs).values(
-                    model=model_name, model_version=model_version, level=level,
-                    unit_column=forecast.unit, target=target, data_cutoff=int(data_cutoff),
-                    first_month=int(forecast.months.min()), last_month=int(forecast.months.max()),
-                    n_units=len(forecast.units), n_draws=forecast.n_draws, seed=int(seed),
-                    input_hash=input_hash, draws_path=str(artefact.relative_to(home)),
-                    draws_sha256=digest, config_json=json.dumps(config, sort_keys=True,
-                                                                default=str),
+                insert(forecast_runs)
+                .values(
+                    model=model_name,
+                    model_version=model_version,
+                    level=level,
+                    unit_column=forecast.unit,
+                    target=target,
+                    data_cutoff=int(data_cutoff),
+                    first_month=int(forecast.months.min()),
+                    last_month=int(forecast.months.max()),
+                    n_units=len(forecast.units),
+                    n_draws=forecast.n_draws,
+                    seed=int(seed),
+                    input_hash=input_hash,
+                    draws_path=str(artefact.relative_to(home)),
+                    draws_sha256=digest,
+                    config_json=json.dumps(config, sort_keys=True, default=str),
                     created_at=datetime.now(UTC),
-                ).returning(forecast_runs.c.id)
+                )
+                .returning(forecast_runs.c.id)
             ).scalar_one()
             _insert(conn, forecast_values, values.assign(run_id=run_id))
             if reasons is not None and not reasons.empty:
@@ -179,10 +197,14 @@ def get_run(engine: Engine, run_id: int) -> RunInfo:
     return _info(row._mapping)
 
 
-def list_runs(engine: Engine, *, level: str | None = None, target: str | None = None,
-              limit: int = 50) -> list[RunInfo]:
-    query = select(forecast_runs).order_by(forecast_runs.c.created_at.desc(),
-                                           forecast_runs.c.id.desc()).limit(limit)
+def list_runs(
+    engine: Engine, *, level: str | None = None, target: str | None = None, limit: int = 50
+) -> list[RunInfo]:
+    query = (
+        select(forecast_runs)
+        .order_by(forecast_runs.c.created_at.desc(), forecast_runs.c.id.desc())
+        .limit(limit)
+    )
     if level:
         query = query.where(forecast_runs.c.level == level)
     if target:
@@ -196,8 +218,9 @@ def latest_run(engine: Engine, *, level: str, target: str) -> RunInfo | None:
     return runs[0] if runs else None
 
 
-def run_values(engine: Engine, run_id: int, *, month_id: int | None = None,
-               unit: str | None = None) -> pd.DataFrame:
+def run_values(
+    engine: Engine, run_id: int, *, month_id: int | None = None, unit: str | None = None
+) -> pd.DataFrame:
     """Summaries of a run: ``unit, month_id, mean, q05..q95, p_ge1, p_ge25``."""
     get_run(engine, run_id)
     query = select(forecast_values).where(forecast_values.c.run_id == run_id)
@@ -206,8 +229,9 @@ def run_values(engine: Engine, run_id: int, *, month_id: int | None = None,
     if unit is not None:
         query = query.where(forecast_values.c.unit == str(unit))
     with engine.connect() as conn:
-        rows = conn.execute(query.order_by(forecast_values.c.unit,
-                                           forecast_values.c.month_id)).fetchall()
+        rows = conn.execute(
+            query.order_by(forecast_values.c.unit, forecast_values.c.month_id)
+        ).fetchall()
     frame = pd.DataFrame(rows, columns=[c.name for c in forecast_values.columns])
     return frame.drop(columns=["run_id"])
 
@@ -265,24 +289,47 @@ def explanation(engine: Engine, run_id: int, unit: str, month_id: int) -> Explan
     with engine.connect() as conn:
         rows = [r._mapping for r in conn.execute(query)]
     factors = [
-        explain.Factor(r["part"], r["feature"], explain.describe_feature(r["feature"]),
-                       float(r["contribution"]), r["feature_value"], float(r["base_value"]))
+        explain.Factor(
+            r["part"],
+            r["feature"],
+            explain.describe_feature(r["feature"]),
+            float(r["contribution"]),
+            r["feature_value"],
+            float(r["base_value"]),
+        )
         for r in rows
     ]
     raising = sorted((f for f in factors if f.contribution > 0), key=lambda f: -f.contribution)
     lowering = sorted((f for f in factors if f.contribution < 0), key=lambda f: f.contribution)
     summary = values.iloc[0].drop(labels=["unit", MONTH]).astype(float).to_dict()
-    return Explanation(run_id, str(unit), int(month_id), partitions.month_label(month_id),
-                       summary, raising, lowering)
+    return Explanation(
+        run_id,
+        str(unit),
+        int(month_id),
+        partitions.month_label(month_id),
+        summary,
+        raising,
+        lowering,
+    )
 
 
 def _info(row) -> RunInfo:  # noqa: ANN001
     return RunInfo(
-        id=row["id"], model=row["model"], model_version=row["model_version"],
-        level=row["level"], unit_column=row["unit_column"], target=row["target"],
-        data_cutoff=row["data_cutoff"], first_month=row["first_month"],
-        last_month=row["last_month"], n_units=row["n_units"], n_draws=row["n_draws"],
-        seed=row["seed"], input_hash=row["input_hash"], draws_path=row["draws_path"],
-        draws_sha256=row["draws_sha256"], created_at=row["created_at"],
+        id=row["id"],
+        model=row["model"],
+        model_version=row["model_version"],
+        level=row["level"],
+        unit_column=row["unit_column"],
+        target=row["target"],
+        data_cutoff=row["data_cutoff"],
+        first_month=row["first_month"],
+        last_month=row["last_month"],
+        n_units=row["n_units"],
+        n_draws=row["n_draws"],
+        seed=row["seed"],
+        input_hash=row["input_hash"],
+        draws_path=row["draws_path"],
+        draws_sha256=row["draws_sha256"],
+        created_at=row["created_at"],
         config=json.loads(row["config_json"]),
     )

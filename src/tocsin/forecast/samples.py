@@ -55,12 +55,14 @@ class SampleForecast:
         # Built from numpy columns directly: a pandas detour would double the memory of a
         # PRIO-GRID forecast (10^8 rows).
         unit_values = np.repeat(units, m * d)
-        return pa.table({
-            MONTH: pa.array(np.tile(np.repeat(self.months.astype(np.int32), d), u)),
-            self.unit: pa.array(unit_values if units.dtype != object else unit_values.tolist()),
-            DRAW: pa.array(np.tile(np.arange(d, dtype=np.int32), u * m)),
-            OUTCOME: pa.array(draws.reshape(-1).astype(np.int64)),
-        })
+        return pa.table(
+            {
+                MONTH: pa.array(np.tile(np.repeat(self.months.astype(np.int32), d), u)),
+                self.unit: pa.array(unit_values if units.dtype != object else unit_values.tolist()),
+                DRAW: pa.array(np.tile(np.arange(d, dtype=np.int32), u * m)),
+                OUTCOME: pa.array(draws.reshape(-1).astype(np.int64)),
+            }
+        )
 
     def write(self, path: Path) -> None:
         """Write in blocks of units (bounded memory), then rename: readers never see a
@@ -137,16 +139,22 @@ def _texts(values: set) -> bool:
 
 
 def _values(column: pa.Array) -> np.ndarray:
-    return np.asarray(column.to_pylist(), dtype=object) if pa.types.is_string(
-        column.type) or pa.types.is_large_string(column.type) else column.to_numpy()
+    return (
+        np.asarray(column.to_pylist(), dtype=object)
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+        else column.to_numpy()
+    )
 
 
 def _unit_column(names: list[str], unit: str | None, source: str) -> str:
     if OUTCOME not in names or MONTH not in names:
         raise ForecastFileError(f"{source}: needs columns month_id and outcome")
     if unit is None:
-        others = [c for c in names if c not in (MONTH, DRAW, OUTCOME)
-                  and not c.startswith("__index_level")]
+        others = [
+            c
+            for c in names
+            if c not in (MONTH, DRAW, OUTCOME) and not c.startswith("__index_level")
+        ]
         if len(others) != 1:
             raise ForecastFileError(f"{source}: cannot tell the unit column among {others}")
         unit = others[0]

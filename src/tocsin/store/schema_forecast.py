@@ -50,8 +50,7 @@ forecast_runs = Table(
 forecast_values = Table(
     "forecast_values",
     metadata,
-    Column("run_id", Integer, ForeignKey("forecast_runs.id", ondelete="CASCADE"),
-           primary_key=True),
+    Column("run_id", Integer, ForeignKey("forecast_runs.id", ondelete="CASCADE"), primary_key=True),
     Column("unit", String(64), primary_key=True),
     Column("month_id", Integer, primary_key=True),
     Column("mean", Float, nullable=False),
@@ -71,8 +70,7 @@ forecast_values = Table(
 forecast_explanations = Table(
     "forecast_explanations",
     metadata,
-    Column("run_id", Integer, ForeignKey("forecast_runs.id", ondelete="CASCADE"),
-           primary_key=True),
+    Column("run_id", Integer, ForeignKey("forecast_runs.id", ondelete="CASCADE"), primary_key=True),
     Column("unit", String(64), primary_key=True),
     Column("month_id", Integer, primary_key=True),
     Column("part", String(16), primary_key=True),

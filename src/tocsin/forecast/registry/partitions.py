@@ -94,8 +94,12 @@ def forecast_window(last_observed: int, steps: int) -> Window:
     """The live window: months ``last_observed + 1 .. last_observed + steps``."""
     if not 1 <= steps <= 120:
         raise ForecastError(f"steps must be 1-120, got {steps}")
-    return Window(f"from_{month_label(last_observed)}", last_observed, last_observed + 1,
-                  last_observed + steps)
+    return Window(
+        f"from_{month_label(last_observed)}",
+        last_observed,
+        last_observed + 1,
+        last_observed + steps,
+    )
 
 
 def target_month(origin: int, step: int) -> int:

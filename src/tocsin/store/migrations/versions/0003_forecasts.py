@@ -61,9 +61,7 @@ def upgrade() -> None:
         sa.Column("p_ge1", sa.Float, nullable=False),
         sa.Column("p_ge25", sa.Float, nullable=False),
     )
-    op.create_index(
-        "ix_forecast_values_run_id_month_id", "forecast_values", ["run_id", "month_id"]
-    )
+    op.create_index("ix_forecast_values_run_id_month_id", "forecast_values", ["run_id", "month_id"])
     op.create_table(
         "forecast_explanations",
         sa.Column(
