@@ -112,11 +112,28 @@ def test_predict_can_learn_from_an_extra_panel(tmp_path: Path) -> None:
     panel = panel_file(tmp_path)
     extra = tmp_path / "extra.parquet"
     synthetic_frame(seed=9).rename(columns={"country_id": "gid"}).assign(
-        gid=lambda f: f.gid + 1000).to_parquet(extra)
+        gid=lambda f: f.gid + 1000
+    ).to_parquet(extra)
     out = tmp_path / "o.parquet"
-    result = invoke("predict", "--panel", str(panel), "--target", "ged_os", "--unit",
-                    "country_id", "--steps", "2", "--draws", "10", "--extra-panel", str(extra),
-                    "--extra-unit", "gid", "--out", str(out))
+    result = invoke(
+        "predict",
+        "--panel",
+        str(panel),
+        "--target",
+        "ged_os",
+        "--unit",
+        "country_id",
+        "--steps",
+        "2",
+        "--draws",
+        "10",
+        "--extra-panel",
+        str(extra),
+        "--extra-unit",
+        "gid",
+        "--out",
+        str(out),
+    )
     assert result.exit_code == 0, result.output
     assert pd.read_parquet(out)["country_id"].max() == 12
 

@@ -133,3 +133,19 @@ def test_an_unbalanced_panel_is_forecast_for_units_present_at_the_end(frame, fas
         panel, "ged_os", [panel.last_month + 1], 20, 0, config=fast_config
     )
     assert 5 not in forecast.units.tolist() and len(forecast.units) == 11
+
+
+def test_platt_scaling_corrects_overconfident_probabilities() -> None:
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.6, 0.99, 4000)
+    truth = rng.random(4000) < p / 2  # the model says twice the real chance
+    a, b = model._platt(p, truth, np.ones(4000))
+    calibrated = model.Calibration(a, b).probability(p)
+    assert calibrated.mean() == pytest.approx(truth.mean(), abs=0.02)
+    assert model.Calibration().probability(p) is p  # the identity changes nothing
+
+
+def test_spread_factor_scales_residuals() -> None:
+    bins = model.ResidualBins(np.array([]), (np.array([-1.0, 0.0, 1.0]),))
+    scaled = model.Calibration(spread=0.5).residuals(bins)
+    assert scaled.residuals[0].tolist() == [-0.5, 0.0, 0.5]

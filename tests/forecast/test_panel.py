@@ -139,11 +139,13 @@ def test_history_is_recovered_from_the_panels_own_lag_columns() -> None:
 
 
 def test_a_target_missing_in_a_units_last_month_drops_that_month() -> None:
-    frame = pd.DataFrame({
-        "month_id": [10, 11, 12, 10, 11, 12],
-        "country_id": [1, 1, 1, 2, 2, 2],
-        "ged_os_tlag_1": [0, 4, 5, 0, 1, 2],
-    })
+    frame = pd.DataFrame(
+        {
+            "month_id": [10, 11, 12, 10, 11, 12],
+            "country_id": [1, 1, 1, 2, 2, 2],
+            "ged_os_tlag_1": [0, 4, 5, 0, 1, 2],
+        }
+    )
     out = recover_history_from_lags(frame, "country_id", "ged_os")
     assert out.groupby("country_id")["month_id"].max().tolist() == [11, 11]
     assert out.loc[out.country_id == 1, "ged_os"].tolist() == [0, 4, 5]  # 9 comes from tlag_1

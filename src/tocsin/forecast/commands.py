@@ -441,6 +441,7 @@ def run_command(
                     "steps": steps,
                     "draws": draws,
                     "mix_weight": fitted.mix_weight,
+                    "calibration": asdict(fitted.calibration),
                 },
                 fitted=fitted,
                 design=design,

@@ -59,6 +59,8 @@ class ModelConfig:
     validation_months: int = 12
     validation_folds: int = 2
     mix_weights: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
+    spread_factors: tuple[float, ...] = (0.5, 0.75, 1.0)
+    calibrate: bool = True
     min_training_months: int = 6
     min_positive_rows: int = 30
     residuals_per_bin: int = 150
@@ -99,6 +101,28 @@ class ResidualBins:
 MAX_RESIDUAL_BINS = 5
 
 
+@dataclass(frozen=True)
+class Calibration:
+    """Corrections learnt on the validation folds and applied to the final model:
+    Platt scaling of ``P(y > 0)`` (``sigmoid(a * logit(p) + b)``) and a factor on the spread
+    of the intensity residuals."""
+
+    a: float = 1.0
+    b: float = 0.0
+    spread: float = 1.0
+
+    def probability(self, p: np.ndarray) -> np.ndarray:
+        if self.a == 1.0 and self.b == 0.0:
+            return p
+        q = np.clip(p, 1e-9, 1 - 1e-9)
+        return 1 / (1 + np.exp(-(self.a * np.log(q / (1 - q)) + self.b)))
+
+    def residuals(self, bins: ResidualBins) -> ResidualBins:
+        if self.spread == 1.0:
+            return bins
+        return ResidualBins(bins.edges, tuple(r * self.spread for r in bins.residuals))
+
+
 @dataclass
 class FittedModel:
     config: ModelConfig
@@ -107,6 +131,7 @@ class FittedModel:
     regressor: lgb.Booster
     residuals: ResidualBins  # out-of-sample residuals of log1p(y) | y > 0, by predicted level
     mix_weight: float
+    calibration: Calibration = field(default_factory=lambda: Calibration())
     validation: dict = field(default_factory=dict)
 
     @property
@@ -339,7 +364,7 @@ def fit(
             f"fatalities (at least {config.min_positive_rows} needed)"
         )
     names = [*cube.names, "step"]
-    residuals, mix_weight, validation = _validate(data, cutoff, config)
+    residuals, mix_weight, validation, calibration = _validate(data, cutoff, config)
     clf, reg = _fit_pair(data, np.ones(len(data.y), dtype=bool), config)
     if residuals is None:
         # Too little validation data: fall back on in-sample residuals, widened by the ratio
@@ -350,17 +375,27 @@ def fit(
             mu_in, (np.log1p(data.y[pos]) - mu_in) * 1.5, config.residuals_per_bin
         )
         validation = {"fallback": "in-sample residuals x 1.5"}
-    return FittedModel(config, names, clf, reg, residuals, mix_weight, validation)
+    return FittedModel(
+        config,
+        names,
+        clf,
+        reg,
+        residuals,
+        mix_weight,
+        calibration=calibration,
+        validation=validation,
+    )
 
 
 def _validate(data: TrainingSet, cutoff: int, config: ModelConfig):  # noqa: ANN202
     """Time-series cross-validation inside the training data.
 
     Fold ``k`` fits on targets up to ``cutoff - k * validation_months`` and predicts the next
-    ``validation_months`` target months. Out-of-fold residuals of the positive months give the
-    spread of the intensity part; the mixture weight minimises the CRPS over all folds.
+    ``validation_months`` target months (main-panel rows only). From these out-of-fold
+    predictions come: the residual spread of the intensity part, Platt scaling of ``P(y > 0)``,
+    and the spread factor and mixture weight that minimise the (row-weighted) CRPS.
     """
-    ps, mus, ys, confs = [], [], [], []
+    ps, mus, ys, confs, ws = [], [], [], [], []
     for k in range(1, config.validation_folds + 1):
         split = cutoff - k * config.validation_months
         early = data.target_month <= split
@@ -376,18 +411,34 @@ def _validate(data: TrainingSet, cutoff: int, config: ModelConfig):  # noqa: ANN
         mus.append(data.base[late] + reg.predict(data.x[late]))
         ys.append(data.y[late])
         confs.append(data.conflictology[late])
+        ws.append(data.weight[late])
     if not ys:
-        return None, 0.0, {}
-    p, mu, y, conf = (np.concatenate(ps), np.concatenate(mus), np.concatenate(ys), np.vstack(confs))
+        return None, 0.0, {}, Calibration()
+    p, mu, y = np.concatenate(ps), np.concatenate(mus), np.concatenate(ys)
+    conf, weight = np.vstack(confs), np.concatenate(ws)
     pos = y > 0
     if pos.sum() < MIN_VALIDATION_RESIDUALS:
-        return None, 0.0, {}
+        return None, 0.0, {}, Calibration()
     residuals = ResidualBins.from_validation(
         mu[pos], np.log1p(y[pos]) - mu[pos], config.residuals_per_bin
     )
-    mix_weight, validation = _choose_mix(p, mu, residuals, y, conf, config)
-    validation["folds"] = len(ys)
-    return residuals, mix_weight, validation
+    a, b = _platt(p, pos, weight) if config.calibrate else (1.0, 0.0)
+    calibrated = Calibration(a, b).probability(p)
+    spread, mix_weight, validation = _choose_mix(calibrated, mu, residuals, y, conf, weight, config)
+    validation.update(folds=len(ys), platt=[a, b])
+    return residuals, mix_weight, validation, Calibration(a, b, spread)
+
+
+def _platt(p: np.ndarray, positive: np.ndarray, weight: np.ndarray) -> tuple[float, float]:
+    """Weighted logistic regression of the outcome on ``logit(p)`` (Platt scaling)."""
+    from sklearn.linear_model import LogisticRegression
+
+    if positive.all() or not positive.any():
+        return 1.0, 0.0
+    q = np.clip(p, 1e-9, 1 - 1e-9)
+    logit = np.log(q / (1 - q)).reshape(-1, 1)
+    fit = LogisticRegression(C=1e6, max_iter=1000).fit(logit, positive, sample_weight=weight)
+    return float(fit.coef_[0, 0]), float(fit.intercept_[0])
 
 
 MIN_VALIDATION_RESIDUALS = 10
@@ -467,14 +518,17 @@ def crps_of_draws(y: np.ndarray, draws: np.ndarray) -> np.ndarray:
     return np.abs(x - y[:, None]).mean(axis=1) - (x * weights).sum(axis=1)
 
 
-def _choose_mix(p, mu, residuals, y, conf, config):  # noqa: ANN001, ANN202
-    base = hurdle_quantiles(p, mu, residuals, 100)
+def _choose_mix(p, mu, residuals, y, conf, weight, config):  # noqa: ANN001, ANN202, PLR0913
+    """Spread factor and mixture weight minimising the (row-weighted) validation CRPS."""
     scores = {}
-    for w in config.mix_weights:
-        draws = mixture_draws(base, conf, w)
-        scores[w] = float(np.mean(crps_of_draws(y, draws)))
-    best = min(scores, key=scores.get)
-    return best, {"validation_crps_by_weight": scores, "mix_weight": best}
+    for spread in config.spread_factors:
+        base = hurdle_quantiles(p, mu, Calibration(spread=spread).residuals(residuals), 100)
+        for w in config.mix_weights:
+            crps = crps_of_draws(y, mixture_draws(base, conf, w))
+            scores[(spread, w)] = float(np.average(crps, weights=weight))
+    spread, w = min(scores, key=scores.get)
+    table = {f"spread={k[0]} w={k[1]}": v for k, v in scores.items()}
+    return spread, w, {"validation_crps": table, "mix_weight": w, "spread": spread}
 
 
 def _predict_draws(fitted, x_now, steps, history, target, units_now, n_draws, rng):  # noqa: ANN001, ANN202
@@ -485,9 +539,9 @@ def _predict_draws(fitted, x_now, steps, history, target, units_now, n_draws, rn
     for j, s in enumerate(steps):
         x = np.column_stack([x_now, np.full(n_units, s, dtype=np.float32)])
         design[:, j, :] = x
-        p = fitted.classifier.predict(x)
+        p = fitted.calibration.probability(fitted.classifier.predict(x))
         mu = np.nan_to_num(x[:, fitted.base_column]) + fitted.regressor.predict(x)
-        base = hurdle_quantiles(p, mu, fitted.residuals, n_draws)
+        base = hurdle_quantiles(p, mu, fitted.calibration.residuals(fitted.residuals), n_draws)
         mixed = mixture_draws(base, conf, fitted.mix_weight)
         # Draw order carries no meaning; shuffle it so draw k is not "the k-th quantile".
         perm = rng.permuted(np.tile(np.arange(n_draws), (n_units, 1)), axis=1)
