@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import resource
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,16 +84,6 @@ def md_table(frame: pd.DataFrame, digits: int = 2, index_name: str = "model") ->
         cells = [f"{v:.{digits}f}" if isinstance(v, float) else str(v) for v in row]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-def skill_line(table: pd.DataFrame, model: str, against: Mapping[str, str]) -> list[str]:
-    """Pooled skill of ``model`` against named references, as Markdown bullet text."""
-    out = []
-    for label, ref in against.items():
-        if ref in table.index:
-            skill = 1 - table.loc[model, "pooled"] / table.loc[ref, "pooled"]
-            out.append(f"{label} (`{ref}`): {skill:+.1%}")
-    return out
 
 
 def best_benchmark_by_window(table: pd.DataFrame, candidates: Sequence[str]) -> pd.Series:

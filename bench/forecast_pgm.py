@@ -31,15 +31,6 @@ from tocsin.forecast import countries, events, model, neighbours, panel_build, r
 from tocsin.forecast.panel import Panel  # noqa: E402
 from tocsin.forecast.registry.partitions import parse_windows  # noqa: E402
 
-# Training on PRIO-GRID: the last 10 years of origins, 5% of the cells with no fatality (own or
-# neighbours') in 36 months (weighted back up), two random steps per cell-origin.
-PGM_CONFIG = model.ModelConfig(
-    history_months=120,
-    cold_rate=0.05,
-    steps_per_origin=2,
-    min_child_samples=100,
-    use_covariates=False,
-)
 CHALLENGE = ("zero", "last", "boot", "conflictology")
 
 
@@ -60,7 +51,8 @@ def _one_window(args: tuple) -> dict:
     window_name, draws, seed, out_dir = args
     panel = build_africa_panel()
     first, second = neighbours.for_panel(panel)
-    request = bt.ForecastRequest("ged_os", draws, seed, PGM_CONFIG, first, second)
+    # The settings Tocsin uses for any large panel: ``model.default_config`` (sampled rows).
+    request = bt.ForecastRequest("ged_os", draws, seed, model.default_config(panel), first, second)
     start = time.perf_counter()
     bt.backtest(panel, parse_windows(window_name), "tocsin", request, out_dir=Path(out_dir))
     seconds = time.perf_counter() - start
@@ -94,7 +86,7 @@ def main() -> None:
                 )[0]
             print(f"  {window.name} tocsin: {json.dumps(costs[window.name])}", flush=True)
     panel = build_africa_panel()
-    request = bt.ForecastRequest("ged_os", args.draws, args.seed, PGM_CONFIG)
+    request = bt.ForecastRequest("ged_os", args.draws, args.seed, model.default_config(panel))
     baselines = [m for m in models if m != "tocsin"]
     common.run_models(panel, windows, baselines, request, out_dir)
     truth = report.actuals_from_panel(panel, "ged_os")
@@ -117,8 +109,9 @@ def describe(evaluation, costs, args, windows) -> str:  # noqa: ANN001
         "",
         f"Data: UCDP GED 21.1 (precise locations), all {n_cells} land cells of the African states, "
         f"1989-2018, target `ged_os`; windows {args.windows}; {args.draws} draws; seed "
-        f"{args.seed}; Tocsin `{model.MODEL_VERSION}` with the PRIO-GRID settings of "
-        "`bench/forecast_pgm.py`. CRPS: `scoringrules.crps_ensemble` (estimator `qd`).",
+        f"{args.seed}; Tocsin `{model.MODEL_VERSION}` with its large-panel settings "
+        "(`model.default_config`: 5% of cold rows, 4 steps per cell-origin). "
+        "CRPS: `scoringrules.crps_ensemble` (estimator `qd`).",
         "",
         "CRPS by window, all cells (lower is better):\n",
         common.md_table(table.sort_values("pooled"), digits=4),

@@ -149,3 +149,27 @@ def test_spread_factor_scales_residuals() -> None:
     bins = model.ResidualBins(np.array([]), (np.array([-1.0, 0.0, 1.0]),))
     scaled = model.Calibration(spread=0.5).residuals(bins)
     assert scaled.residuals[0].tolist() == [-0.5, 0.0, 0.5]
+
+
+def test_prio_grid_panels_get_neighbour_rings() -> None:
+    from tocsin.forecast import neighbours
+    from tocsin.geo.prio_grid import COLUMNS
+
+    centre = 100 * COLUMNS + 300
+    cells = [centre + dr * COLUMNS + dc for dr in range(-3, 4) for dc in range(-3, 4)]
+    rows = [
+        {"month_id": m, "priogrid_gid": g, "ged_os": int(g == centre and m % 2 == 0)}
+        for m in range(1, 25)
+        for g in cells
+    ]
+    panel = make_panel(pd.DataFrame(rows), "priogrid_gid", targets=["ged_os"])
+    first, second = neighbours.for_panel(panel)
+    assert len(first[centre]) == 8 and len(second[centre]) == 16
+    cube = features.build_features(panel, "ged_os", neighbours=first, second_ring=second)
+    at = cube.at(24)
+    index = {u: i for i, u in enumerate(cube.units.tolist())}
+    # Two cells away: in the second ring, not the first.
+    two_away = index[centre + 2 * COLUMNS + 1]
+    assert at[two_away, cube.names.index("nb1_sum12")] == 0
+    assert at[two_away, cube.names.index("nb2_sum12")] == 6
+    assert at[index[centre + 1], cube.names.index("nb1_sum12")] == 6

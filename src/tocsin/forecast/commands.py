@@ -206,7 +206,9 @@ def _request(
         more = read_views_panel([path], unit=extra_unit or panel.unit, targets=[target])
         more_first, more_second = neighbours.for_panel(more)
         extra.append(model.ExtraHistory(more, more_first, more_second))
-    return bt.ForecastRequest(target, draws, seed, model.ModelConfig(), first, second, tuple(extra))
+    return bt.ForecastRequest(
+        target, draws, seed, model.default_config(panel), first, second, tuple(extra)
+    )
 
 
 @app.command("predict")
@@ -454,7 +456,7 @@ def run_command(
     )
     for column in ("unit", "P(>=1)", "P(>=25)", "median", "90% interval"):
         table.add_column(column)
-    for row in values.sort_values("p_ge25", ascending=False).head(10).itertuples():
+    for row in values.sort_values(["p_ge25", "p_ge1"], ascending=False).head(10).itertuples():
         table.add_row(
             str(row.unit),
             f"{row.p_ge1:.2f}",

@@ -19,7 +19,7 @@ and windows together), because errors of one unit are correlated over time.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
@@ -48,13 +48,6 @@ class MetricSettings:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-@dataclass
-class RowScores:
-    """Scores of every forecast unit-month (one row each)."""
-
-    frame: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def score_draws(draws: np.ndarray, obs: np.ndarray, settings: MetricSettings) -> pd.DataFrame:

@@ -13,10 +13,13 @@ distribution of fatalities in month ``t + s``:
 Direct multi-step: one pair of models for all steps, with the step as a feature; training rows are
 (unit, origin, step) with ``origin + step <= cut-off``.
 
-Time-series validation inside the training data chooses the residual distribution and ``w``:
-the models are first fitted on targets up to ``cut-off - validation_months``, scored on the later
-months (still before the cut-off), then refitted on everything. Nothing beyond the history given
-to :func:`forecast` is ever read: backtests pass a panel truncated at the cut-off.
+Time-series cross-validation inside the training data (``validation_folds`` folds of
+``validation_months``) calibrates the parts: each fold model is fitted on targets up to its split
+and predicts the next months (still before the cut-off); from these out-of-fold predictions come
+the residual spread (binned by predicted level, medians removed), a Platt scaling of ``p``, a
+factor on the spread and the mixture weight ``w`` (both by validation CRPS). The models are then
+refitted on everything. Nothing beyond the history given to :func:`forecast` is ever read:
+backtests pass a panel truncated at the cut-off.
 
 Draws are quantiles of the mixture distribution on an evenly spaced probability grid, shuffled by
 the seed: deterministic for a seed, with less Monte-Carlo noise than random sampling.
@@ -25,7 +28,7 @@ the seed: deterministic for a seed, with less Monte-Carlo noise than random samp
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import lightgbm as lgb
 import numpy as np
@@ -67,6 +70,21 @@ class ModelConfig:
     # The intensity model predicts log1p(y) relative to log1p(mean of the last n months).
     base_months: int = 12
     use_covariates: bool = True
+
+
+# Panels with more unit-months than this (PRIO-GRID panels of a region) are trained on a sample:
+# 5% of the "cold" rows (no fatality, own or neighbours', in 36 months; weighted back up) and four
+# random steps per unit-origin. Measured on Africa: 10,672 cells x 30 years in under 2 minutes
+# and 4.3 GiB per window (BENCHMARKS.md).
+LARGE_PANEL_ROWS = 1_000_000
+LARGE_PANEL_SETTINGS = {"cold_rate": 0.05, "steps_per_origin": 4, "min_child_samples": 100}
+
+
+def default_config(panel: Panel) -> ModelConfig:
+    """The settings used for a panel of this size (see ``LARGE_PANEL_ROWS``)."""
+    if len(panel.frame) > LARGE_PANEL_ROWS:
+        return ModelConfig(**LARGE_PANEL_SETTINGS)
+    return ModelConfig()
 
 
 @dataclass(frozen=True)
@@ -178,7 +196,7 @@ def forecast(
     """
     config = config or ModelConfig()
     cutoff = history.last_month
-    steps = sorted({int(m) - cutoff for m in months})
+    steps = partitions.steps_after(cutoff, months)
     if steps[0] < 1:
         raise ForecastError(f"forecast months must be after the history's last month {cutoff}")
     first_origin = None
@@ -267,15 +285,18 @@ def training_rows(
     rng: np.random.Generator,
     main: bool = True,
 ) -> TrainingSet:
-    """(unit, origin, step) rows whose target month is at or before ``cutoff``."""
+    """(unit, origin, step) rows whose target month is at or before ``cutoff``.
+
+    Rows are chosen first (as indices) and gathered once, so memory peaks at one copy of the
+    training matrix even for PRIO-GRID panels.
+    """
     offset = int(cube.months[0] - y_months[0])  # y column of cube origin 0
     last = min(cutoff, int(y_months[-1]))  # an extra history may end before the cut-off
     names = cube.names
     cold_source = [names.index(n) for n in ("y_sum36", "nb1_sum36") if n in names]
-    base_col = names.index(f"y_base{config.base_months}")
-    xs, ys, bs, ws, tms, confs = [], [], [], [], [], []
-    n_units, n_origins = cube.values.shape[:2]
+    n_units, n_origins, n_features = cube.values.shape
     steps = np.asarray(steps)
+    picked_units, picked_origins, picked_steps, weights = [], [], [], []
     for oi in range(n_origins):
         origin = int(cube.months[oi])
         usable = steps[origin + steps <= last]
@@ -283,52 +304,62 @@ def training_rows(
             continue
         if config.steps_per_origin is not None and usable.size > config.steps_per_origin:
             usable = rng.choice(usable, size=config.steps_per_origin, replace=False)
-        x_o = cube.values[:, oi, :]
         present = ~np.isnan(y[:, offset + oi])
         cold = np.ones(n_units, dtype=bool)
         for k in cold_source:
-            cold &= ~(np.nan_to_num(x_o[:, k]) > 0)
-        conf = _conflictology_at(y, offset + oi)
+            cold &= ~(np.nan_to_num(cube.values[:, oi, k]) > 0)
         for s in usable:
-            target_col = offset + oi + int(s)
-            y_t = y[:, target_col]
+            y_t = y[:, offset + oi + int(s)]
             keep = present & ~np.isnan(y_t)
-            weight = np.ones(n_units)
+            weight = np.ones(n_units, dtype=np.float32)
             if config.cold_rate < 1.0:
                 sampled = rng.random(n_units) < config.cold_rate
                 keep &= ~cold | sampled | (y_t > 0)
                 weight = np.where(cold & ~(y_t > 0), 1.0 / config.cold_rate, 1.0)
             idx = np.flatnonzero(keep)
-            if idx.size == 0:
-                continue
-            xs.append(np.column_stack([x_o[idx], np.full(idx.size, s, dtype=np.float32)]))
-            ys.append(y_t[idx])
-            bs.append(np.nan_to_num(x_o[idx, base_col]))
-            ws.append(weight[idx])
-            tms.append(np.full(idx.size, origin + int(s)))
-            confs.append(conf[idx])
-    if not xs:
+            picked_units.append(idx)
+            picked_origins.append(np.full(idx.size, oi, dtype=np.int64))
+            picked_steps.append(np.full(idx.size, s, dtype=np.int64))
+            weights.append(weight[idx].astype(np.float32))
+    units = np.concatenate(picked_units) if picked_units else np.empty(0, dtype=np.int64)
+    if units.size == 0:
         raise HistoryTooShortError(
             f"history too short to train: no (origin, step) pair ends by month {cutoff}"
         )
-    x = np.vstack(xs).astype(np.float32)
+    origins, step = np.concatenate(picked_origins), np.concatenate(picked_steps)
+    x = np.empty((units.size, n_features + 1), dtype=np.float32)
+    for first in range(0, units.size, GATHER_ROWS):
+        rows = slice(first, first + GATHER_ROWS)
+        x[rows, :n_features] = cube.values[units[rows], origins[rows], :]
+    x[:, n_features] = step
+    columns = offset + origins
+    base_col = names.index(f"y_base{config.base_months}")
     return TrainingSet(
         x,
-        np.concatenate(ys),
-        np.concatenate(bs),
-        np.concatenate(ws),
-        np.concatenate(tms),
-        np.vstack(confs),
-        np.full(len(x), main),
+        y[units, columns + step],
+        np.nan_to_num(x[:, base_col]),
+        np.concatenate(weights),
+        cube.months[origins].astype(np.int64) + step,
+        _conflictology_rows(y, units, columns),
+        np.full(units.size, main),
     )
 
 
-def _conflictology_at(y: np.ndarray, col: int) -> np.ndarray:
-    """Each unit's 12 values up to month column ``col`` (the conflictology draws there)."""
-    window = y[:, max(0, col - baselines.CONFLICTOLOGY_DRAWS + 1) : col + 1]
-    filled = window.copy()
-    filled[np.isnan(filled).all(axis=1)] = 0.0  # no history at all: nothing to repeat
-    return baselines.spread_to_draws(filled, baselines.CONFLICTOLOGY_DRAWS).astype(np.float32)
+GATHER_ROWS = 500_000
+
+
+def _conflictology_rows(y: np.ndarray, units: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """Each row's unit's 12 values up to its origin (the conflictology draws there)."""
+    n = baselines.CONFLICTOLOGY_DRAWS
+    padded = np.concatenate([np.full((y.shape[0], n - 1), np.nan), y], axis=1)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, n, axis=1)
+    out = windows[units, columns].astype(np.float32)  # months columns - 11 .. columns
+    incomplete = np.flatnonzero(np.isnan(out).any(axis=1))
+    if incomplete.size:
+        part = out[incomplete].astype(np.float64)
+        part[np.isnan(part).all(axis=1)] = 0.0  # no history at all: nothing to repeat
+        out[incomplete] = baselines.spread_to_draws(part, n)
+    return out
 
 
 def fit(
@@ -457,25 +488,32 @@ def _lgb_params(config: ModelConfig, objective: str, seed: int) -> dict:
         "seed": seed,
         "deterministic": True,
         "force_row_wise": True,
-        "max_bin": 63,
+        "max_bin": MAX_BIN,
         "verbosity": -1,
     }
 
 
 def _fit_pair(data: TrainingSet, rows: np.ndarray, config: ModelConfig):  # noqa: ANN202
-    x, y, w, base = data.x[rows], data.y[rows], data.weight[rows], data.base[rows]
-    clf = lgb.train(
-        _lgb_params(config, "binary", 1),
-        lgb.Dataset(x, label=(y > 0).astype(float), weight=w),
-        num_boost_round=config.n_estimators,
-    )
+    y, base = data.y[rows], data.base[rows]
     pos = y > 0
-    reg = lgb.train(
-        _lgb_params(config, "regression", 2),
-        lgb.Dataset(x[pos], label=np.log1p(y[pos]) - base[pos]),
-        num_boost_round=config.n_estimators,
-    )
+    # Datasets are binned right away and the float copies dropped: a PRIO-GRID training matrix
+    # is large, and LightGBM needs only its bins.
+    params = _lgb_params(config, "binary", 1)
+    occurrence = lgb.Dataset(
+        data.x[rows], label=pos.astype(float), weight=data.weight[rows], params=params
+    ).construct()
+    clf = lgb.train(params, occurrence, num_boost_round=config.n_estimators)
+    del occurrence
+    positive_rows = (np.flatnonzero(rows) if rows.dtype == bool else np.asarray(rows))[pos]
+    params = _lgb_params(config, "regression", 2)
+    intensity = lgb.Dataset(
+        data.x[positive_rows], label=np.log1p(y[pos]) - base[pos], params=params
+    ).construct()
+    reg = lgb.train(params, intensity, num_boost_round=config.n_estimators)
     return clf, reg
+
+
+MAX_BIN = 63
 
 
 # --- draws ------------------------------------------------------------------------------------
@@ -547,11 +585,3 @@ def _predict_draws(fitted, x_now, steps, history, target, units_now, n_draws, rn
         perm = rng.permuted(np.tile(np.arange(n_draws), (n_units, 1)), axis=1)
         draws[:, j, :] = np.take_along_axis(mixed, perm, axis=1).astype(np.int64)
     return draws, design
-
-
-def with_overrides(config: ModelConfig, **overrides: object) -> ModelConfig:
-    return replace(config, **overrides)
-
-
-def steps_of(months: Sequence[int], cutoff: int) -> list[int]:
-    return sorted({int(m) - cutoff for m in months if partitions.target_month(cutoff, 0) < m})

@@ -82,9 +82,6 @@ class SampleForecast:
                 writer.close()
         tmp.replace(path)
 
-    def quantiles(self, qs: list[float]) -> np.ndarray:
-        return np.quantile(self.draws, qs, axis=2)
-
 
 def read_predictions(path: Path, unit: str | None = None) -> SampleForecast:
     """Read a challenge-layout file (columns or index ``month_id, <unit>, draw`` + ``outcome``).

@@ -10,6 +10,7 @@ module under ``forecast/`` does month arithmetic of its own.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tocsin.forecast.errors import ForecastError
@@ -102,12 +103,9 @@ def forecast_window(last_observed: int, steps: int) -> Window:
     )
 
 
-def target_month(origin: int, step: int) -> int:
-    return origin + step
-
-
-def origin_month(target: int, step: int) -> int:
-    return target - step
+def steps_after(cutoff: int, months: Iterable[int]) -> list[int]:
+    """Steps ahead of ``cutoff`` of the given months (1 = the month after), sorted, unique."""
+    return sorted({int(m) - cutoff for m in months})
 
 
 def months_before(cutoff: int, n: int) -> tuple[int, int]:
