@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import resource
 import time
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ from tocsin.forecast import report
 from tocsin.forecast.evaluate import MetricSettings
 from tocsin.forecast.panel import Panel
 from tocsin.forecast.registry.partitions import Window
+from tocsin.forecast.samples import window_path
 
 BASELINE_NAMES = ("zero", "last", "boot", "conflictology", "avg60")
 
@@ -24,15 +26,23 @@ class Timing:
     model: str
     window: str
     seconds: float
+    # CPU time of the process (all threads): on a shared machine, wall time measures the load
+    # as much as the model; CPU seconds / cores is what the window costs on an idle machine.
+    cpu_seconds: float = 0.0
+    load: str = ""
 
 
 @dataclass
 class BenchRun:
     out_dir: Path
     timings: list[Timing] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
 
     def seconds(self, model: str) -> list[float]:
         return [t.seconds for t in self.timings if t.model == model]
+
+    def cpu_seconds(self, model: str) -> list[float]:
+        return [t.cpu_seconds for t in self.timings if t.model == model]
 
 
 def run_models(
@@ -42,17 +52,33 @@ def run_models(
     request: bt.ForecastRequest,
     out_dir: Path,
     log=print,  # noqa: ANN001
+    reuse: bool = False,
 ) -> BenchRun:
-    """Backtest every model on every window into ``out_dir`` (challenge layout), timed."""
+    """Backtest every model on every window into ``out_dir`` (challenge layout), timed.
+
+    With ``reuse``, forecasts already in ``out_dir`` (from an earlier run of the same code) are
+    scored as they are and not timed again."""
     run = BenchRun(out_dir)
     for window in windows:
         for name in models:
-            start = time.perf_counter()
+            if reuse and window_path(out_dir, name, window.name).is_file():
+                run.reused.append(f"{name}/{window.name}")
+                log(f"  {window.name} {name}: reused")
+                continue
+            start, cpu_start = time.perf_counter(), time.process_time()
             bt.backtest(panel, [window], name, request, out_dir=out_dir)
             seconds = time.perf_counter() - start
-            run.timings.append(Timing(name, window.name, seconds))
-            log(f"  {window.name} {name}: {seconds:.1f} s")
+            cpu = time.process_time() - cpu_start
+            load = load_note()
+            run.timings.append(Timing(name, window.name, seconds, cpu, load))
+            log(f"  {window.name} {name}: {seconds:.1f} s wall, {cpu:.1f} s CPU, {load}")
     return run
+
+
+def load_note() -> str:
+    """The machine's load averages: the benchmarks share 2 cores with other work."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.1f} / {five:.1f} / {fifteen:.1f} (1 / 5 / 15 min)"
 
 
 def peak_rss_gib() -> float:

@@ -43,8 +43,17 @@ def main() -> None:
     parser.add_argument("--models", default="tocsin," + ",".join(common.BASELINE_NAMES))
     parser.add_argument("--out", type=Path, default=Path("var/bench/forecast_cm"))
     parser.add_argument("--no-write", action="store_true", help="Do not update BENCHMARKS.md.")
-    parser.add_argument("--no-extra", action="store_true",
-                        help="Do not learn from the GED 21.1 country history (ADR 0033).")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="Score forecasts already in --out (same code, an earlier run) instead of redoing "
+        "them; the report lists which.",
+    )
+    parser.add_argument(
+        "--no-extra",
+        action="store_true",
+        help="Do not learn from the GED 21.1 country history (ADR 0033).",
+    )
     args = parser.parse_args()
 
     data = config.shared_data_dir() / "views_cm"
@@ -54,12 +63,23 @@ def main() -> None:
     ]
     windows = parse_windows(args.windows)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
-    sections = [f"Machine: {machine_info()}", ""]
+    sections = [
+        f"Machine: {machine_info()}",
+        "",
+        "Load: the machine's 2 cores were shared with 7 other helpers' work (tests, other "
+        f"benchmarks) during this run (at the start: {common.load_note()}); wall times are "
+        "inflated accordingly, so CPU times are given too.",
+        "",
+    ]
     sections.append(
         "Data: VIEWS `cm_panel_2018_2022` + `long_history` (11 countries from 1990)"
-        + ("" if args.no_extra else "; Tocsin also learns from UCDP GED 21.1 precise events "
-           "aggregated by country, 1989-2018, as separate series cut at each window's cut-off "
-           "(ADR 0033)")
+        + (
+            ""
+            if args.no_extra
+            else "; Tocsin also learns from UCDP GED 21.1 precise events "
+            "aggregated by country, 1989-2018, as separate series cut at each window's cut-off "
+            "(ADR 0033)"
+        )
         + f"; windows "
         f"{args.windows}; {args.draws} draws; seed {args.seed}; Tocsin `{model.MODEL_VERSION}`. "
         "CRPS: `scoringrules.crps_ensemble`, estimator `qd` (empirical distribution of the "
@@ -81,10 +101,11 @@ def run_target(target, files, data, windows, models, args) -> str:  # noqa: ANN0
     panel = read_views_panel(files, unit="country_id", targets=[target])
     first, second = neighbours.for_panel(panel)
     extra = () if args.no_extra else (ged_country_history(target),)
-    request = bt.ForecastRequest(target, args.draws, args.seed, model.ModelConfig(), first, second,
-                                 extra)
+    request = bt.ForecastRequest(
+        target, args.draws, args.seed, model.ModelConfig(), first, second, extra
+    )
     out_dir = args.out / target
-    run = common.run_models(panel, windows, models, request, out_dir)
+    run = common.run_models(panel, windows, models, request, out_dir, reuse=args.reuse)
     official = []
     if target == "ged_sb":
         official = link_official(data, out_dir, windows)
@@ -101,8 +122,9 @@ def ged_country_history(target: str) -> model.ExtraHistory:
     source = config.shared_data_dir() / "ucdp" / "ged211_global_precise_1989_2018.csv"
     history, _ = panel_build.build_panel(events.read_ged_files([source]), "cm")
     first, second = neighbours.for_panel(history)
-    return model.ExtraHistory(make_panel(history.frame, history.unit, targets=[target]), first,
-                              second)
+    return model.ExtraHistory(
+        make_panel(history.frame, history.unit, targets=[target]), first, second
+    )
 
 
 def link_official(data: Path, out_dir: Path, windows) -> list[str]:  # noqa: ANN001
@@ -124,6 +146,14 @@ def link_official(data: Path, out_dir: Path, windows) -> list[str]:  # noqa: ANN
 def describe(target, table, evaluation, run, official, draws) -> str:  # noqa: ANN001, PLR0913
     lines = [
         f"\n### `{target}`\n",
+        *(
+            [
+                "Forecasts scored as written by an earlier run of the same code and seed "
+                "(`--reuse`): " + ", ".join(f"`{r}`" for r in run.reused) + ".\n"
+            ]
+            if run.reused
+            else []
+        ),
         "CRPS by window (lower is better):\n",
         common.md_table(table.sort_values("pooled")),
     ]
@@ -162,15 +192,25 @@ def describe(target, table, evaluation, run, official, draws) -> str:  # noqa: A
             common.md_table(active.sort_values("pooled")),
         ]
         seconds = run.seconds("tocsin")
+        cpu = run.cpu_seconds("tocsin")
         rows = evaluation.rows[evaluation.rows["model"] == "tocsin"]
         n_units = rows[evaluation.unit].nunique()
-        lines += [
-            "",
-            f"Cost: Tocsin trains and predicts one window ({n_units} countries x "
-            f"{draws} draws) in a median {statistics.median(seconds):.0f} s (per "
-            "window: " + ", ".join(f"{s:.0f}" for s in seconds) + " s; target < 120 s "
-            f"on 2 cores); peak RSS of the whole bench {common.peak_rss_gib():.1f} GiB.",
-        ]
+        lines.append("")
+        if seconds:
+            lines += [
+                f"Cost: Tocsin trains and predicts one window ({n_units} countries x "
+                f"{draws} draws) in a median {statistics.median(seconds):.0f} s wall time (per "
+                "window: " + ", ".join(f"{s:.0f}" for s in seconds) + " s; target < 120 s "
+                f"on 2 cores) and a median {statistics.median(cpu):.0f} s of CPU time (per "
+                "window: " + ", ".join(f"{c:.0f}" for c in cpu) + " s; with LightGBM on 2 "
+                "threads an idle 2-core machine needs a little over half of that in wall "
+                f"time); peak RSS of the whole bench {common.peak_rss_gib():.1f} GiB. "
+                "Machine load at the end of each timed Tocsin window: "
+                + "; ".join(f"{t.window} {t.load}" for t in run.timings if t.model == "tocsin")
+                + ".",
+            ]
+        else:
+            lines.append("Cost: no Tocsin window of this target was timed in this run (reused).")
     pooled = report.tables(evaluation)["pooled"].set_index("model")
     lines += [
         "",

@@ -53,12 +53,14 @@ def _one_window(args: tuple) -> dict:
     first, second = neighbours.for_panel(panel)
     # The settings Tocsin uses for any large panel: ``model.default_config`` (sampled rows).
     request = bt.ForecastRequest("ged_os", draws, seed, model.default_config(panel), first, second)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     bt.backtest(panel, parse_windows(window_name), "tocsin", request, out_dir=Path(out_dir))
     seconds = time.perf_counter() - start
     return {
         "seconds": seconds,
+        "cpu_seconds": time.process_time() - cpu_start,
         "peak_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+        "load": common.load_note(),
     }
 
 
@@ -107,6 +109,11 @@ def describe(evaluation, costs, args, windows) -> str:  # noqa: ANN001
     lines = [
         f"Machine: {machine_info()}",
         "",
+        "Load: the machine's 2 cores were shared with 7 other helpers' work during the run "
+        f"(at the end: {common.load_note()}; per Tocsin window: "
+        + "; ".join(f"{w} {c['load']}" for w, c in costs.items())
+        + "), so wall times are inflated; CPU times are given too.",
+        "",
         f"Data: UCDP GED 21.1 (precise locations), all {n_cells} land cells of the African states, "
         f"1989-2018, target `ged_os`; windows {args.windows}; {args.draws} draws; seed "
         f"{args.seed}; Tocsin `{model.MODEL_VERSION}` with its large-panel settings "
@@ -126,6 +133,7 @@ def describe(evaluation, costs, args, windows) -> str:  # noqa: ANN001
         s_all = 1 - table.loc["tocsin", "pooled"] / table.loc[best, "pooled"]
         s_active = 1 - active.loc["tocsin", "pooled"] / active.loc[best_active, "pooled"]
         seconds = [c["seconds"] for c in costs.values()]
+        cpu = [c["cpu_seconds"] for c in costs.values()]
         peaks = [c["peak_gib"] for c in costs.values()]
         lines += [
             "",
@@ -138,7 +146,9 @@ def describe(evaluation, costs, args, windows) -> str:  # noqa: ANN001
             f"- cost per window (train + predict + write {n_cells} cells x 12 months x "
             f"{args.draws} draws): median {statistics.median(seconds) / 60:.1f} min (per "
             "window: " + ", ".join(f"{s / 60:.1f}" for s in seconds) + " min; target < 15 min)"
-            f", peak memory {max(peaks):.1f} GiB (target < 8 GB)"
+            f", peak memory {max(peaks):.1f} GiB (target < 8 GB); CPU time per window: "
+            + ", ".join(f"{c / 60:.1f}" for c in cpu)
+            + " min (on 2 cores, an idle machine needs about half of that in wall time)"
             if seconds
             else "",
         ]

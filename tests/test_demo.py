@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import sqlite3
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -28,6 +30,23 @@ def _events(db: Path) -> int:
         return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
 
 
+def _count(db: Path, sql: str) -> int:
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute(sql).fetchone()[0])
+
+
+def _loop_counts(db: Path) -> dict[str, int]:
+    """What each step of the demo left in the store."""
+    return {
+        "events": _events(db),
+        "users": _count(db, "SELECT count(*) FROM users"),
+        "forecast_runs": _count(db, "SELECT count(*) FROM forecast_runs"),
+        "forecast_values": _count(db, "SELECT count(*) FROM forecast_values"),
+        "reports": _count(db, "SELECT count(*) FROM intake_reports"),
+        "alerts": _count(db, "SELECT count(*) FROM alerts"),
+    }
+
+
 def test_demo_no_serve_builds_and_loads_the_store(tmp_path: Path) -> None:
     home = tmp_path / "home"
     first = subprocess.run(
@@ -35,14 +54,74 @@ def test_demo_no_serve_builds_and_loads_the_store(tmp_path: Path) -> None:
     )
     assert first.returncode == 0, first.stdout + first.stderr
     db = home / "tocsin.sqlite"
-    assert str(db) in first.stdout.replace("\n", "")
-    loaded = _events(db)
-    assert loaded > 100
+    out = first.stdout.replace("\n", "")
+    assert str(db) in out
+    counts = _loop_counts(db)
+    assert counts["events"] > 100
+    assert counts["forecast_runs"] == 1 and counts["forecast_values"] > 0
+    assert counts["reports"] == 6
+    assert counts["alerts"] > 0
+    with sqlite3.connect(db) as conn:
+        roles = dict(conn.execute("SELECT username, role FROM users"))
+        two_factor = dict(conn.execute("SELECT username, totp_secret_enc IS NOT NULL FROM users"))
+        routed = set(conn.execute("SELECT case_class, sensitivity FROM report_cases"))
+        explained = conn.execute("SELECT count(*) FROM alerts WHERE headline <> ''").fetchone()[0]
+    assert roles == {"analyst": "analyst", "protection": "protection_officer"}
+    assert two_factor["protection"] == 1  # a role that sees restricted cases has TOTP
+    assert ("children", "restricted") in routed  # a child-protection case is restricted
+    assert explained == counts["alerts"]
+
+    creds = home / "demo-credentials.txt"
+    assert stat.S_IMODE(creds.stat().st_mode) == 0o600
+    text = creds.read_text(encoding="utf-8")
+    assert "DEMO ACCOUNTS" in text
+    passwords = re.findall(r"^password: (\S+)$", text, flags=re.M)
+    assert len(passwords) == 2 and all(len(p) >= 20 for p in passwords)
+    assert passwords[0] != passwords[1]
+    assert "analyst" in out and str(creds) in out
+    assert passwords[0] in first.stdout  # the analyst's login is on the console
+    for path in ("/dashboard", "/map", "/reports", "/alerts", "/forecast", "/sources", "/report"):
+        assert f"http://127.0.0.1:8000{path}" in out
+    assert "tocsin alerts list" in out and "tocsin sitrep --period" in out
+    assert (home / "alerts" / "triggers.yaml").is_file()
+
     second = subprocess.run(
         [str(DEMO), "--no-serve"], env=_env(home), capture_output=True, text=True, timeout=600
     )
     assert second.returncode == 0, second.stdout + second.stderr
-    assert _events(db) == loaded  # loading the same scenario again changes nothing
+    # Re-running changes nothing: same events, accounts, run, reports, alerts and passwords.
+    assert _loop_counts(db) == counts
+    assert creds.read_text(encoding="utf-8") == text
+    with sqlite3.connect(db) as conn:
+        datasets = [r[0] for r in conn.execute("SELECT DISTINCT dataset FROM events")]
+        imports = conn.execute(
+            "SELECT count(*) FROM audit_log WHERE action = 'import.file'"
+        ).fetchone()[0]
+    assert datasets == ["synthetic_scenario"]  # synthetic events never pass as UCDP's
+    assert imports == 2  # both loads are in the audit ledger
+
+
+def test_demo_gives_lost_credentials_new_passwords(tmp_path: Path) -> None:
+    """A deleted credentials file is not a dead end: the accounts get new passwords."""
+    from tocsin.demo_accounts import ensure_demo_accounts, read_credentials
+    from tocsin.security.passwords import fast_passwords_for_tests
+    from tocsin.store.db import make_engine
+
+    home = tmp_path / "home"
+    home.mkdir()
+    engine = make_engine(f"sqlite:///{home / 'tocsin.sqlite'}")
+    passwords = fast_passwords_for_tests()
+    first = ensure_demo_accounts(engine, home, passwords)
+    assert first.created == ("analyst", "protection")
+    again = ensure_demo_accounts(engine, home, passwords)
+    assert again.created == again.reset == ()
+    assert again.credentials == first.credentials
+    first.path.unlink()
+    repaired = ensure_demo_accounts(engine, home, passwords)
+    assert repaired.reset == ("analyst", "protection")
+    fresh = read_credentials(repaired.path)
+    assert fresh["analyst"].password != first.credentials[0].password
+    assert stat.S_IMODE(repaired.path.stat().st_mode) == 0o600
 
 
 def test_demo_data_dir_loads_real_format_files(tmp_path: Path) -> None:

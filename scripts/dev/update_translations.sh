@@ -14,7 +14,7 @@ cd "$repo"
 pybabel="${PYBABEL:-$repo/.venv/bin/pybabel}"
 locale_dir="src/tocsin/locale"
 pot="$locale_dir/messages.pot"
-languages=(fr)
+languages=(fr ar)  # ar: the public reporting pages only (web/public_report.py)
 
 extract() {
     "$pybabel" -q extract -F babel.cfg -k N_ --no-location --sort-output \

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from tocsin.alerts.commands import app as alerts_app
 from tocsin.api.commands import serve
 from tocsin.db_commands import app as db_app
 from tocsin.demo import demo
@@ -32,6 +33,7 @@ app.command("ingest")(ingest)
 app.add_typer(gazetteer_app, name="gazetteer")
 app.command("sitrep")(sitrep)
 app.add_typer(forecast_app, name="forecast")
+app.add_typer(alerts_app, name="alerts")
 
 
 def main() -> None:  # pragma: no cover

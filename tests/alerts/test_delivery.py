@@ -28,6 +28,7 @@ from tocsin.alerts.delivery.webhook import WebhookSender
 from tocsin.alerts.delivery.worker import DeliveryWorker
 from tocsin.alerts.lifecycle import issue
 from tocsin.domain.taxonomy import SensitivityTier as Tier
+from tocsin.intake.gateways import DeliveryReceipt, InMemoryOutbound
 
 KEY = b"0123456789abcdef-test-secret"
 EPOCH_NOW = int(T0.timestamp())
@@ -326,22 +327,27 @@ def test_email_refuses_header_injection() -> None:
 
 
 class RecordingGateway:
-    """An in-memory ``OutboundSms`` gateway: the real adapters (intake) plug in the same way."""
+    """An ``OutboundSms`` (``tocsin.intake.gateways``) that fails first: once by raising, then
+    by refusing, then accepts."""
 
-    def __init__(self, fail: int = 0) -> None:
-        self.sent: list[tuple[str, str]] = []
+    def __init__(self, fail: int = 0, refuse: int = 0) -> None:
+        self.sent: list[tuple[str, str, str]] = []
         self.fail = fail
+        self.refuse = refuse
 
-    def send(self, to: str, body: str) -> str:
+    def send(self, to: str, text: str, *, reference: str) -> DeliveryReceipt:
         if self.fail:
             self.fail -= 1
             raise ConnectionError("gateway timeout")
-        self.sent.append((to, body))
-        return f"msg-{len(self.sent)}"
+        if self.refuse:
+            self.refuse -= 1
+            return DeliveryReceipt(accepted=False, error="rate limited")
+        self.sent.append((to, text, reference))
+        return DeliveryReceipt(accepted=True, provider_id=f"msg-{len(self.sent)}")
 
 
 def test_sms_through_the_adapter_and_tier_skipping(sqlite_engine) -> None:
-    gateway = RecordingGateway(fail=1)
+    gateway = RecordingGateway(fail=1, refuse=1)
     clock = Clock(T0)
     worker = DeliveryWorker(
         sqlite_engine, {"sms": SmsSender(gateway)}, rng=random.Random(0), clock=clock
@@ -357,14 +363,27 @@ def test_sms_through_the_adapter_and_tier_skipping(sqlite_engine) -> None:
     }
     assert worker.run_once().retried == 1
     clock.now += timedelta(hours=1)
+    assert worker.run_once().retried == 1  # refused by the gateway: retried, not lost
+    clock.now += timedelta(hours=1)
     assert worker.run_once().delivered == 1
-    ((to, body),) = gateway.sent
-    assert to == "+236700000001"
+    ((to, body, reference),) = gateway.sent
+    assert to == "+236700000001" and reference.startswith("alert:")
     assert body.startswith("Extreme: Violence near a protected IDP site in Ouaka (Ouaka). Ref ")
     assert SECRET not in body and len(body) <= sms_capacity(body, 3)
     for bad in ("0700000001", "+0123", "+2367000000011111111"):
         with pytest.raises(ValueError, match="E.164"):
             Channel("x", "sms", bad, Tier.INTERNAL)
+
+
+def test_sms_through_the_intake_in_memory_adapter(sqlite_engine) -> None:
+    outbound = InMemoryOutbound()  # intake's own adapter, unchanged
+    worker = DeliveryWorker(sqlite_engine, {"sms": SmsSender(outbound)}, clock=Clock(T0))
+    with sqlite_engine.begin() as conn:
+        channels = [Channel("duty", "sms", "+236700000001", Tier.INTERNAL)]
+        enqueue_alert(conn, issued_alert(conn), channels, sender="s", now=T0)
+    assert worker.run_once().delivered == 1
+    (sent,) = outbound.sent
+    assert sent.to == "+236700000001" and sent.text.startswith("Extreme: ")
 
 
 def test_sms_length_limits() -> None:

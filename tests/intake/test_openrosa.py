@@ -180,7 +180,7 @@ def test_form_list_and_response_documents() -> None:
     assert item.findtext(f"{ns}formID") == INCIDENT_FORM_ID
     assert item.findtext(f"{ns}hash").startswith("md5:")
     assert item.findtext(f"{ns}downloadUrl") == (
-        "https://tocsin.example.org/odk/forms/tocsin_incident_report.xml"
+        "https://tocsin.example.org/odk/forms/tocsin_incident_report/form.xml"
     )
     # Names are escaped, never injected.
     evil = FormDescriptor("f<1>", None, "<b>&", b"<x/>")

@@ -11,7 +11,7 @@ from tocsin.store.schema_all import metadata
 
 # Created by migration 0001 for one backend only, so deliberately not in the shared metadata.
 _BACKEND_TABLES = {"spatial_ref_sys", "alembic_version"}
-_BACKEND_INDEXES = {"ix_events_geom", "ix_events_geog"}
+_BACKEND_INDEXES = {"ix_events_geom", "ix_events_geog", "ix_events_geom_period"}
 
 
 def _include(obj, name, type_, reflected, compare_to) -> bool:  # noqa: ANN001

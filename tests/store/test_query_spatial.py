@@ -186,3 +186,51 @@ def test_spatial_filters_combine_with_and(engine) -> None:
         bbox=(18.0, 4.0, 20.0, 5.0), radius=(4.5, 18.5, 80.0), polygon=SQUARE_WITH_HOLE
     )
     assert _ids(engine, query) == {"a"}
+
+
+def test_box_plus_period_uses_each_events_whole_period_across_backends(engine) -> None:
+    """The spatial index also holds each event's [date_start, date_end] (3-D R*Tree on SQLite,
+    GiST on geom + daterange on PostGIS): box + period must still be an overlap test on the
+    event's whole period, with inclusive ends, including before 1970 (negative day numbers)."""
+    from datetime import date
+
+    at = {"latitude": 4.5, "longitude": 18.5}
+    store(
+        engine,
+        [
+            make_event("in-year", date_start=date(2020, 6, 1), **at),
+            make_event("first-day", date_start=date(2020, 1, 1), **at),
+            make_event("last-day", date_start=date(2020, 12, 31), **at),
+            make_event("spans-in", date_start=date(2019, 12, 20), date_end=date(2020, 1, 3), **at),
+            make_event("year-before", date_start=date(2019, 12, 31), **at),
+            make_event("year-after", date_start=date(2021, 1, 1), **at),
+            make_event("old", date_start=date(1960, 5, 5), **at),
+            make_event("elsewhere", date_start=date(2020, 6, 1), latitude=-4.5, longitude=-18.5),
+        ],
+    )
+    box = (18.0, 4.0, 19.0, 5.0)
+    year = EventQuery(bbox=box, start=date(2020, 1, 1), end=date(2020, 12, 31))
+    assert _ids(engine, year) == {"in-year", "first-day", "last-day", "spans-in"}
+    assert _ids(engine, EventQuery(bbox=box, end=date(1969, 12, 31))) == {"old"}
+    assert _ids(engine, EventQuery(bbox=box, start=date(2020, 12, 31))) == {
+        "last-day",
+        "year-after",
+    }
+    assert len(_ids(engine, EventQuery(bbox=box))) == 7
+    radius = EventQuery(radius=(4.5, 18.5, 20.0), start=date(2021, 1, 1), end=date(2021, 1, 1))
+    assert _ids(engine, radius) == {"year-after"}
+
+
+def test_moving_an_event_in_time_moves_it_in_the_index(engine) -> None:
+    from datetime import date
+
+    at = {"latitude": 4.5, "longitude": 18.5}
+    store(engine, [make_event("moved", date_start=date(2010, 3, 1), **at)])
+    store(engine, [make_event("moved", date_start=date(2015, 3, 1), **at)])
+    box = (18.0, 4.0, 19.0, 5.0)
+    assert _ids(engine, EventQuery(bbox=box, start=date(2015, 1, 1), end=date(2015, 12, 31))) == {
+        "moved"
+    }
+    assert (
+        _ids(engine, EventQuery(bbox=box, start=date(2010, 1, 1), end=date(2010, 12, 31))) == set()
+    )

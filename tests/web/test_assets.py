@@ -45,12 +45,13 @@ def test_vendored_libraries_match_the_recorded_versions() -> None:
 
 def test_nothing_is_loaded_from_a_cdn() -> None:
     pattern = re.compile(r"""(src|href)\s*=\s*["']?(https?:)?//""", re.IGNORECASE)
-    for path in [*WEB.glob("templates/*"), *STATIC.glob("js/*.js"), *STATIC.glob("css/*.css")]:
+    templates = [p for p in WEB.glob("templates/**/*") if p.is_file()]
+    for path in [*templates, *STATIC.glob("js/*.js"), *STATIC.glob("css/*.css")]:
         assert not pattern.search(path.read_text(encoding="utf-8")), path
 
 
 def test_templates_have_no_inline_script_handler_or_style() -> None:
-    for path in WEB.glob("templates/*"):
+    for path in (p for p in WEB.glob("templates/**/*") if p.is_file()):
         text = path.read_text(encoding="utf-8")
         for script in re.findall(r"<script\b[^>]*>", text):
             assert "src=" in script, f"{path.name}: inline script {script}"

@@ -280,3 +280,44 @@ def test_risk_layer_is_internal_and_comes_from_the_latest_run(env: Env) -> None:
     login(env, add_user(env, "ngo", Role.PARTNER))  # public tier only
     assert env.client.get("/map/risk.json").status_code == 403
     assert 'data-risk-url=""' in env.client.get("/map").text
+
+
+@pytest.mark.parametrize("role", [Role.ANALYST, Role.COMMANDER, Role.PARTNER])
+def test_compact_map_data_holds_exactly_what_the_geojson_holds(env: Env, role: Role) -> None:
+    login(env, add_user(env, "viewer", role))
+    geo = _features(env)
+    response = env.client.get("/map/events.json", headers={"accept-encoding": "identity"})
+    assert response.status_code == 200
+    compact = response.json()
+    assert set(compact) == {
+        "ids",
+        "coords",
+        "types",
+        "type_names",
+        "approx",
+        "unmapped",
+        "truncated",
+    }
+    assert compact["ids"] == [f["id"] for f in geo["features"]]
+    assert compact["coords"] == [c for f in geo["features"] for c in f["geometry"]["coordinates"]]
+    names = [compact["type_names"][int(c)] for c in compact["types"]]
+    assert names == [f["properties"]["type"] for f in geo["features"]]
+    approx = [i for i, f in enumerate(geo["features"]) if f["properties"].get("approx")]
+    assert compact["approx"] == approx
+    assert compact["unmapped"] == geo["unmapped"]
+
+
+def test_compact_map_data_is_gzipped_when_accepted(env: Env) -> None:
+    from tocsin.web import map_data
+
+    login(env, add_user(env, "ana", Role.ANALYST))
+    many = map_data.MapPoints()
+    for i in range(500):
+        map_data._add(many, map_data.encode_point(f"uid-{i}", 4.0 + i / 1000, 18.0, None, None))
+    assert len(many.to_compact_json()) > 1400
+    response = env.client.get("/map/events.json", headers={"accept-encoding": "gzip"})
+    assert response.status_code == 200 and response.headers["vary"] == "Accept-Encoding"
+    assert env.client.get("/map/events.json").json()["ids"]  # httpx decodes either way
+    anonymous = type(env.client)(env.app)
+    assert anonymous.get("/map/events.json").status_code == 401
+    assert anonymous.get("/map/events.json?start=bad").status_code == 401

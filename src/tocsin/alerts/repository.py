@@ -8,7 +8,7 @@ alert at once cannot both succeed, and no change is stored without its event.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -343,3 +343,24 @@ def tasks_for(conn: Connection, alert_ids: Sequence[str]) -> list[ResponseTask]:
         )
         for r in rows
     ]
+
+
+# ------------------------------------------------------------------ listing
+
+
+def list_alerts(
+    conn: Connection,
+    *,
+    tiers: Collection[SensitivityTier] | None = None,
+    states: Collection[AlertState] | None = None,
+    limit: int = 500,
+    offset: int = 0,
+) -> list[Alert]:
+    """Newest first. ``tiers`` is the reader's scope: alerts of any other tier are not read."""
+    query = select(alerts)
+    if tiers is not None:
+        query = query.where(alerts.c.tier.in_(sorted(t.value for t in tiers)))
+    if states is not None:
+        query = query.where(alerts.c.state.in_(sorted(s.value for s in states)))
+    query = query.order_by(alerts.c.created_at.desc(), alerts.c.id).limit(limit).offset(offset)
+    return [_from_row(r) for r in conn.execute(query)]

@@ -21,19 +21,25 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 from sqlalchemy import Engine
 
 from tocsin import __version__
+from tocsin.alerts.scheduler import run_alerts_if_due
 from tocsin.api import errors
 from tocsin.api.deps import resolve_principal
 from tocsin.api.exports_worker import ExportWorker
 from tocsin.api.middleware import AccessLog, BodyLimit, RateLimit, SecurityHeaders
 from tocsin.api.routers import (
     aggregates,
+    alerts,
     audit,
     auth,
     events,
     exports,
     health,
     imports,
+    intake_sms,
+    openrosa,
     reference,
+    report_contact,
+    reports,
     users,
 )
 from tocsin.api.services import Services
@@ -43,6 +49,7 @@ from tocsin.domain.taxonomy import CaseClass, SensitivityTier
 from tocsin.security import sessions as session_store
 from tocsin.security import throttle
 from tocsin.security.keys import KeyRing
+from tocsin.security.policies import Permission
 from tocsin.security.principal import Principal
 from tocsin.security.txn import write_transaction
 from tocsin.store.db import make_engine
@@ -59,8 +66,13 @@ _ROUTERS: tuple[APIRouter, ...] = (
     events.router,
     reference.router,
     aggregates.router,
+    alerts.router,
     exports.router,
     imports.router,
+    intake_sms.router,
+    openrosa.router,
+    report_contact.router,
+    reports.router,
 )
 
 # The overview page shows counts and the latest events without per-field redaction or
@@ -136,6 +148,8 @@ def overview_scope(request: Request) -> Scope:
         principal = Principal.anonymous()
     finally:
         uow.rollback()  # a no-op after the commit
+    if principal.authenticated and principal.can(Permission.EVENTS_READ):
+        request.state.signed_in_home = "/dashboard"  # GET / sends them on (web/overview.py)
     scope = principal.record_scope()
     if scope.owner_user_id is not None or scope.is_empty:
         return Scope.public()
@@ -171,3 +185,8 @@ def run_maintenance(services: Services) -> None:
             services.exports.expire(now)
     except Exception:  # maintenance must never take the server down; it retries next round
         log.exception("maintenance round failed")
+    if services.settings.alerts_interval is not None:
+        try:
+            run_alerts_if_due(services.engine, now, services.settings.alerts_interval)
+        except Exception:  # an alert round that fails is retried at the next maintenance
+            log.exception("alert round failed")

@@ -6,8 +6,9 @@ Authentication, in order:
 1. ``Authorization: Bearer tcn_...``: a personal API token (no CSRF: browsers never send it
    on their own). A present but invalid token is a 401, never a silent fall back.
 2. The session cookie. Unsafe methods must carry the session's CSRF token in
-   ``X-CSRF-Token`` (or, for server-rendered forms, a ``csrf_token`` form field) and, if the
-   browser sent an ``Origin``, it must be this server.
+   ``X-CSRF-Token`` (or, for server-rendered forms, a ``csrf_token`` field of the request
+   *body*) and, if the browser sent an ``Origin``, it must be this server. A token in the URL
+   query string is never read: URLs leak through logs, history and Referer (TM-70..TM-75).
 3. Otherwise the request is anonymous, with the ``public`` role.
 """
 
@@ -58,10 +59,14 @@ def _bearer(request: Request) -> str | None:
 
 def _same_origin(request: Request) -> bool:
     origin = request.headers.get("origin")
-    if origin is None or origin == "null":
+    if origin == "null":
+        # Our pages send Referrer-Policy: no-referrer, under which browsers post forms with
+        # Origin: null; Fetch Metadata (a header pages cannot forge) then says where from.
+        return request.headers.get("sec-fetch-site") == "same-origin"
+    if origin is None:
         # Browsers send Origin on every cross-site unsafe request; its absence means a
         # same-site navigation or a non-browser client, both fine next to the CSRF token.
-        return origin is None
+        return True
     expected = f"{request.url.scheme}://{request.headers.get('host', '')}"
     return hmac.compare_digest(origin, expected)
 

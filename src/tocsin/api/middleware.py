@@ -5,15 +5,19 @@
 - ``BodyLimit``: rejects a body larger than the limit with 413, from ``Content-Length`` before
   reading anything, or as soon as a chunked body passes the limit.
 - ``RateLimit``: token buckets per client address on the public endpoints; 429 + Retry-After.
+  Buckets are keyed by a keyed hash of the address (a random key per process, never stored),
+  so not even the limiter's memory holds a list of who used the public reporting pages.
 - ``AccessLog``: method, path *without* query string, status and time; never bodies, cookies,
   tokens or query strings.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -168,12 +172,21 @@ class RateLimit:
         self.app = app
         self.rules = rules  # the same list object as settings.rate_rules: others may add rules
         self.buckets = buckets
+        self._address_key = secrets.token_bytes(32)  # per process, memory only
+
+    def client_key(self, address: str) -> str:
+        """A keyed hash of the client address: no address is kept, even in memory."""
+        return hashlib.blake2b(
+            address.encode("utf-8", "replace"), key=self._address_key, digest_size=16
+        ).hexdigest()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            client = (scope.get("client") or ("unknown", 0))[0]
+            client = None
             for rule in self.rules:
                 if rule.matches(scope["method"], scope["path"]):
+                    if client is None:
+                        client = self.client_key((scope.get("client") or ("unknown", 0))[0])
                     wait = self.buckets.take(rule, client)
                     if wait > 0:
                         retry = str(max(1, math.ceil(wait))).encode()

@@ -7,14 +7,11 @@ Everything in the API that returns events goes through ``load_page``/``load_one`
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from tocsin.domain.grading import format_grade
 from tocsin.security import persons
@@ -22,24 +19,22 @@ from tocsin.security.keys import KeyRing
 from tocsin.security.policies import AccessScope, FieldGroup, is_restricted_case
 from tocsin.security.principal import Principal
 from tocsin.security.redaction import Channel, redact_record
-from tocsin.store import schema as s
 from tocsin.store.export import event_to_record
 from tocsin.store.queries import (
     EventQuery,
-    Page,
-    QueryError,
     Scope,
     get_event,
     iter_events,
     search_events,
 )
-from tocsin.store.reads import StoredEvent, hydrate
+from tocsin.store.reads import StoredEvent, id_in
 from tocsin.store.schema_security import event_owners
 
 
 def store_scope(scope: AccessScope) -> Scope:
-    """The store's scope (tiers x case classes). Ownership is applied separately."""
-    return Scope(scope.tiers, scope.case_classes)
+    """The store's scope: tiers x case classes and, for own-records roles, the owner; the
+    query itself is scoped for every reader, field reporters included."""
+    return Scope(scope.tiers, scope.case_classes, scope.owner_user_id)
 
 
 def api_record(stored: StoredEvent, people: list[persons.Person] | None) -> dict[str, Any]:
@@ -112,7 +107,7 @@ def owners_of(conn: Connection, event_ids: Sequence[int]) -> dict[int, int]:
     for i in range(0, len(ids), 500):
         for event_id, user_id in conn.execute(
             select(event_owners.c.event_id, event_owners.c.user_id).where(
-                event_owners.c.event_id.in_(ids[i : i + 500])
+                id_in(conn, event_owners.c.event_id, ids[i : i + 500])
             )
         ):
             found[event_id] = user_id
@@ -179,10 +174,7 @@ def load_page(
     scope = principal.record_scope()
     if scope.is_empty:
         return ReadResult([], 0, None, [])
-    if scope.owner_user_id is not None:
-        page = _own_events(conn, scope, query, limit, cursor)
-    else:
-        page = search_events(conn, query, store_scope(scope), limit=limit, cursor=cursor)
+    page = search_events(conn, query, store_scope(scope), limit=limit, cursor=cursor)
     records, restricted = _redacted(conn, keys, scope, page.items, Channel.API)
     return ReadResult(records, page.total, page.next_cursor, restricted)
 
@@ -211,10 +203,7 @@ def export_records(
     scope = principal.record_scope()
     if scope.is_empty:
         return
-    if scope.owner_user_id is not None:
-        stream: Iterator[StoredEvent] = _iter_own(conn, scope, query)
-    else:
-        stream = iter_events(conn, query, store_scope(scope))
+    stream = iter_events(conn, query, store_scope(scope))
     batch: list[StoredEvent] = []
     for item in stream:
         batch.append(item)
@@ -231,92 +220,3 @@ def _export_batch(
     records, restricted = _redacted(conn, None, scope, batch, Channel.EXPORT)
     restricted_out.extend(restricted)
     return records
-
-
-# -- own records (field reporters) -----------------------------------------------------------
-# The store's Scope has no owner dimension, so records of own-records roles are listed here:
-# newest first by row id, keyset paging, and only the filters that make sense for one's own
-# reports. Any other filter is refused rather than silently ignored.
-
-
-def _check_own_query(query: EventQuery) -> None:
-    for name in (
-        "bbox",
-        "radius",
-        "polygon",
-        "pcode",
-        "country_iso3",
-        "actor",
-        "min_fatalities",
-        "dataset",
-    ):
-        if getattr(query, name) is not None:
-            raise QueryError(f"the filter {name!r} is not available when listing your own reports")
-    for name in ("violence_types", "act_types", "threat_categories"):
-        if getattr(query, name):
-            raise QueryError(f"the filter {name!r} is not available when listing your own reports")
-
-
-def _own_where(scope: AccessScope, query: EventQuery) -> list[Any]:
-    e = s.events.c
-    clauses: list[Any] = [
-        e.id.in_(
-            select(event_owners.c.event_id).where(event_owners.c.user_id == scope.owner_user_id)
-        ),
-        e.sensitivity.in_(sorted(t.value for t in scope.tiers)),
-        e.case_class.in_(sorted(c.value for c in scope.case_classes)),
-    ]
-    if query.start is not None:
-        clauses.append(e.date_end >= query.start)
-    if query.end is not None:
-        clauses.append(e.date_start <= query.end)
-    return clauses
-
-
-def _decode_own_cursor(cursor: str | None) -> int | None:
-    if cursor is None:
-        return None
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        value = data["own"]
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError
-        return value
-    except (binascii.Error, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
-        raise QueryError(
-            "invalid cursor: pass back the next_cursor of the previous page unchanged"
-        ) from exc
-
-
-def _own_events(
-    conn: Connection, scope: AccessScope, query: EventQuery, limit: int, cursor: str | None
-) -> Page:
-    _check_own_query(query)
-    where = _own_where(scope, query)
-    total = conn.scalar(select(func.count()).select_from(s.events).where(*where)) or 0
-    stmt = select(s.events).where(*where)
-    after = _decode_own_cursor(cursor)
-    if after is not None:
-        stmt = stmt.where(s.events.c.id < after)
-    rows = list(conn.execute(stmt.order_by(s.events.c.id.desc()).limit(limit + 1)))
-    items = hydrate(conn, rows[:limit])
-    next_cursor = None
-    if len(rows) > limit:
-        payload = json.dumps({"own": rows[limit - 1].id}).encode()
-        next_cursor = base64.urlsafe_b64encode(payload).decode().rstrip("=")
-    return Page(items, int(total), next_cursor)
-
-
-def _iter_own(conn: Connection, scope: AccessScope, query: EventQuery) -> Iterator[StoredEvent]:
-    _check_own_query(query)
-    where = _own_where(scope, query)
-    last: int | None = None
-    while True:
-        stmt = select(s.events).where(*where)
-        if last is not None:
-            stmt = stmt.where(s.events.c.id < last)
-        rows = list(conn.execute(stmt.order_by(s.events.c.id.desc()).limit(500)))
-        if not rows:
-            return
-        yield from hydrate(conn, rows)
-        last = rows[-1].id

@@ -47,6 +47,15 @@ DEFAULT_RATE_RULES: tuple[RateRule, ...] = (
 )
 
 
+# SMS webhooks are a few hundred bytes (tocsin.intake.gateways.MAX_BODY_BYTES); an OpenRosa
+# submission is its XML plus up to five photos (tocsin.intake.openrosa.OPENROSA_HEADERS' accepted
+# length) plus multipart framing. tests/intake check that these agree with those modules.
+INTAKE_BODY_LIMITS: dict[str, int] = {
+    "/api/v1/intake/sms/": 16 * 1024,
+    "/openrosa/submission": 512 * 1024 + 5 * 10 * MiB + 64 * 1024,
+}
+
+
 @dataclass(slots=True)
 class Settings:
     home: Path = field(default_factory=config.home)
@@ -54,6 +63,8 @@ class Settings:
     max_body_bytes: int = 1 * MiB
     upload_paths: tuple[str, ...] = ("/api/v1/imports",)
     max_upload_bytes: int = 512 * MiB
+    # Intake channels with their own, exact limits (path prefix -> bytes); checked first.
+    path_body_limits: dict[str, int] = field(default_factory=lambda: dict(INTAKE_BODY_LIMITS))
     sessions: SessionTimeouts = field(default_factory=SessionTimeouts)
     throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
     rate_rules: list[RateRule] = field(default_factory=lambda: list(DEFAULT_RATE_RULES))
@@ -63,6 +74,9 @@ class Settings:
     export_ttl: timedelta = timedelta(hours=24)
     checkpoint_every: int = 500  # audit entries between automatic signed checkpoints
     maintenance_interval: timedelta = timedelta(minutes=5)
+    # Alert rounds (tocsin.alerts.scheduler) from the maintenance loop; None: off (tests, and
+    # deployments that run `tocsin alerts evaluate` from cron instead).
+    alerts_interval: timedelta | None = None
     passwords: Passwords = field(default_factory=Passwords)
     clock: Callable[[], datetime] = _utcnow
 
@@ -81,9 +95,15 @@ class Settings:
             s.sync_export_limit = int(v)
         if v := os.environ.get("TOCSIN_EXPORT_TTL_HOURS"):
             s.export_ttl = timedelta(hours=float(v))
+        if v := os.environ.get("TOCSIN_ALERTS_INTERVAL_MINUTES"):
+            minutes = float(v)
+            s.alerts_interval = timedelta(minutes=minutes) if minutes > 0 else None
         return s
 
     def body_limit_for(self, path: str) -> int:
+        for prefix, limit in self.path_body_limits.items():
+            if path.startswith(prefix):
+                return limit
         if any(path.startswith(p) for p in self.upload_paths):
             return self.max_upload_bytes
         return self.max_body_bytes

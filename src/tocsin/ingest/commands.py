@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -21,6 +23,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from tocsin.ingest.base import FatalImportError
 from tocsin.ingest.formats import FORMAT_NAMES
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from tocsin.security.audit import Actor
 
 console = Console(stderr=True)
 
@@ -51,14 +58,20 @@ def ingest(
     changes nothing. Importing the same file again changes nothing.
     """
     from tocsin.ingest.runner import ingest_file
+    from tocsin.security.audit import Actor
     from tocsin.store.db import make_engine
 
     if fmt is not None and fmt not in FORMAT_NAMES:
         _fail(f"unknown format {fmt!r}; choose one of {', '.join(FORMAT_NAMES)}", as_json)
     engine = make_engine()
+    # Every import is in the audit ledger, as through the API: a successful one in its own
+    # transaction (ingest_file), a failed one in a separate one, since the import rolled back.
+    actor = Actor.cli()
     try:
         if as_json:
-            report = ingest_file(engine, path, fmt, dataset_version=dataset_version)
+            report = ingest_file(
+                engine, path, fmt, dataset_version=dataset_version, audit_actor=actor
+            )
         else:
             with _progress() as progress:
                 task = progress.add_task(path.name, total=None)
@@ -67,14 +80,21 @@ def ingest(
                     progress.update(task, completed=done, total=total)
 
                 report = ingest_file(
-                    engine, path, fmt, dataset_version=dataset_version, progress=update
+                    engine,
+                    path,
+                    fmt,
+                    dataset_version=dataset_version,
+                    progress=update,
+                    audit_actor=actor,
                 )
     except FatalImportError as exc:
+        _audit_failed(engine, actor, path, fmt)
+        engine.dispose()
         _fail(f"{path}: {exc}. Nothing was imported.", as_json)
     except SQLAlchemyError as exc:
-        _fail(f"{path}: database error ({exc.__class__.__name__}). Nothing was imported.", as_json)
-    finally:
         engine.dispose()
+        _fail(f"{path}: database error ({exc.__class__.__name__}). Nothing was imported.", as_json)
+    engine.dispose()
 
     if as_json:
         sys.stdout.write(json.dumps(report.to_json(), ensure_ascii=False) + "\n")
@@ -108,6 +128,23 @@ def ingest(
             f"All {report.rejected + report.warnings} problems, with the raw rows, are in "
             f"import_problems (import run {report.run_id})."
         )
+
+
+def _audit_failed(engine: Engine, actor: Actor, path: Path, fmt: str | None) -> None:
+    """``import.failed`` with the file's digest (when it can be read), as the API records it."""
+    from tocsin.security.audit import record
+
+    digest: str | None = None
+    try:
+        sha = hashlib.sha256()
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                sha.update(chunk)
+        digest = sha.hexdigest()
+    except OSError:
+        pass  # a missing or unreadable file: the entry still says that an import failed
+    with engine.begin() as conn:
+        record(conn, actor, "import.failed", "events", {"sha256": digest, "format": fmt})
 
 
 def _progress() -> Progress:

@@ -43,6 +43,8 @@ from tocsin.domain.entities import Event
 from tocsin.ingest import formats
 from tocsin.ingest.base import FatalImportError, Parsed, Rejected, render_raw
 from tocsin.ingest.textio import CountingReader, detect_encoding, peek
+from tocsin.scenario.dataset import SCENARIO_DATASET, as_scenario_event, is_scenario_event
+from tocsin.security import audit
 from tocsin.store import schema as s
 from tocsin.store.db import is_postgres
 from tocsin.store.event_writer import EventWriter, WriteCounts
@@ -107,8 +109,15 @@ def ingest_file(
     *,
     dataset_version: str | None = None,
     progress: ProgressCallback | None = None,
+    audit_actor: audit.Actor | None = None,
 ) -> IngestReport:
-    """Import ``path`` in one transaction and return what happened."""
+    """Import ``path`` in one transaction and return what happened.
+
+    With ``audit_actor``, the import is recorded in the audit ledger in the same transaction
+    (``import.file``, with the run id, file digest and counts), so there is no import without
+    its ledger entry. The API records its own entry (it also knows the uploader's request);
+    the command line and the demo pass ``Actor.cli()``.
+    """
     path = Path(path)
     if not path.exists():
         raise FatalImportError(f"no such file: {path}")
@@ -139,9 +148,16 @@ def ingest_file(
                 source_sha256="",
             )
             report.run_id = run_id
-            _import(
-                conn, run_id, _guarded(iter(reader), raw, encoding), report, today, raw, progress
-            )
+            relabel = _ScenarioRelabel(_guarded(iter(reader), raw, encoding))
+            _import(conn, run_id, iter(relabel), report, today, raw, progress)
+            if relabel.all_synthetic:
+                # The run is named after what it imported: a scenario file is not a UCDP import.
+                report.dataset = SCENARIO_DATASET
+                conn.execute(
+                    update(s.import_runs)
+                    .where(s.import_runs.c.id == run_id)
+                    .values(dataset=SCENARIO_DATASET)
+                )
             raw.read_to_end()
             conn.execute(
                 update(s.import_runs)
@@ -150,6 +166,22 @@ def ingest_file(
             )
             counts = WriteCounts(report.inserted, report.updated, report.unchanged)
             finish_run(conn, run_id, read=report.read, counts=counts, rejected=report.rejected)
+            if audit_actor is not None:
+                audit.record(
+                    conn,
+                    audit_actor,
+                    "import.file",
+                    f"import_run:{run_id}",
+                    {
+                        "sha256": raw.sha256,
+                        "format": report.format,
+                        "dataset": report.dataset,
+                        "read": report.read,
+                        "inserted": report.inserted,
+                        "updated": report.updated,
+                        "rejected": report.rejected,
+                    },
+                )
             _drop_seen_table(conn)
     except UnicodeDecodeError as exc:  # in a header, before the row loop's own guard
         raise FatalImportError(
@@ -173,6 +205,30 @@ def _guarded(records: Iterator, raw: CountingReader, encoding: str) -> Iterator:
             f"near byte {raw.bytes_read}: the text is not valid {encoding} ({exc.reason}); "
             "the file mixes encodings or is damaged"
         ) from exc
+
+
+class _ScenarioRelabel:
+    """Stores synthetic scenario rows (GED layout, marked by id range and source; see
+    ``tocsin.scenario.dataset``) under their own dataset, never as real UCDP events."""
+
+    def __init__(self, records: Iterator) -> None:  # type: ignore[type-arg]
+        self._records = records
+        self.synthetic = 0
+        self.real = 0
+
+    def __iter__(self) -> Iterator:  # type: ignore[type-arg]
+        for record in self._records:
+            if isinstance(record, Parsed):
+                if is_scenario_event(record.event):
+                    self.synthetic += 1
+                    record.event = as_scenario_event(record.event)
+                else:
+                    self.real += 1
+            yield record
+
+    @property
+    def all_synthetic(self) -> bool:
+        return self.synthetic > 0 and self.real == 0
 
 
 def _import(

@@ -99,6 +99,10 @@ class NonceCache(Protocol):
 
     def add(self, key: str, *, expires_at: float, now: float) -> bool: ...
 
+    def forget(self, key: str) -> None:
+        """Undo an ``add`` whose request could not be stored, so the gateway's retry of the
+        very same request is accepted rather than refused as a replay."""
+
 
 class InMemoryNonceCache:
     """Bounded: when full, the oldest entries go first (they are the likeliest expired)."""
@@ -120,6 +124,32 @@ class InMemoryNonceCache:
             return False
         self._entries[key] = expires_at
         return True
+
+    def forget(self, key: str) -> None:
+        self._entries.pop(key, None)
+
+
+class RecordingNonceCache:
+    """Wraps a cache for one request and remembers what that request added, so the caller
+    can :meth:`rollback` them if storing the message then fails."""
+
+    def __init__(self, inner: NonceCache) -> None:
+        self.inner = inner
+        self.added: list[str] = []
+
+    def add(self, key: str, *, expires_at: float, now: float) -> bool:
+        fresh = self.inner.add(key, expires_at=expires_at, now=now)
+        if fresh:
+            self.added.append(key)
+        return fresh
+
+    def forget(self, key: str) -> None:
+        self.inner.forget(key)
+
+    def rollback(self) -> None:
+        for key in self.added:
+            self.inner.forget(key)
+        self.added.clear()
 
 
 # -- helpers ----------------------------------------------------------------------------------

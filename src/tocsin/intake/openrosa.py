@@ -1,8 +1,9 @@
 """OpenRosa 1.0 pieces that need no HTTP: safe submission parsing, mapping to a report, the
 formList document and submission responses.
 
-The HTTP layer later serves ``GET /formList`` (:func:`form_list_xml`), the form download
-(:func:`shipped_forms`), and ``POST /submission`` (multipart: ``xml_submission_file`` goes to
+The HTTP layer (``tocsin.api.routers.openrosa``) serves ``GET /formList``
+(:func:`form_list_xml`), the form download ``GET /forms/<id>/form.xml`` (:func:`shipped_forms`),
+and ``POST /submission`` (multipart: ``xml_submission_file`` goes to
 :func:`parse_submission`, every other part to :func:`check_attachment`), with the headers in
 :data:`OPENROSA_HEADERS`.
 
@@ -295,7 +296,7 @@ def form_list_xml(forms: Iterable[FormDescriptor], base_url: str) -> bytes:
         if form.version:
             SubElement(item, "version").text = form.version
         SubElement(item, "hash").text = form.hash
-        SubElement(item, "downloadUrl").text = f"{base}/forms/{form.form_id}.xml"
+        SubElement(item, "downloadUrl").text = f"{base}/forms/{form.form_id}/form.xml"
     return tostring(root, encoding="utf-8", xml_declaration=True)
 
 

@@ -25,6 +25,7 @@ from tocsin.geo.prio_grid import gid_for_point
 from tocsin.scenario import GENERATOR_VERSION
 from tocsin.scenario.actors import build_roster
 from tocsin.scenario.calibration import CAR_CALIBRATION, Calibration
+from tocsin.scenario.dataset import ID_BASE, SOURCE_OFFICE
 from tocsin.scenario.ged_format import GED_COLUMNS, format_coordinate, format_timestamp
 from tocsin.scenario.geography import admin_layout, build_gazetteer, country_seed
 from tocsin.scenario.hawkes import (
@@ -54,13 +55,12 @@ DEFAULT_END = date(2026, 1, 1)  # exclusive: by default a scenario ends in Decem
 RATE_SCALE_BOUNDS = (0.05, 10.0)
 MAX_EVENTS = 1_000_000
 MAX_SEED = 2**63 - 1
-# Ids: 10^12 + key * 10^7 + sequence. Real UCDP GED ids are below 10^7; the key (0..99,999)
-# comes from the country and seed, so that scenarios loaded side by side rarely share ids.
-ID_BASE = 10**12
+# Ids: ID_BASE (10^12) + key * 10^7 + sequence. Real UCDP GED ids are below 10^7 (this and the
+# source office mark the rows as synthetic; see scenario.dataset); the key (0..99,999) comes
+# from the country and seed, so that scenarios loaded side by side rarely share ids.
 ID_BLOCK = 10**7
 ID_KEYS = 100_000
 ACTIVE_YEAR_DEATHS = 25  # UCDP: a dyad is active in a year with at least 25 battle deaths
-SOURCE_OFFICE = "Tocsin synthetic scenario"
 
 
 def _add_months(day: date, months: int) -> date:

@@ -71,6 +71,7 @@ from tocsin.domain.taxonomy import (
     ViolenceType,
 )
 from tocsin.store import schema as s
+from tocsin.store import schema_security as s_security
 from tocsin.store.names import normalize_name
 from tocsin.store.query_geometry import (
     Box,
@@ -81,7 +82,7 @@ from tocsin.store.query_geometry import (
     validate_polygon,
     validate_radius,
 )
-from tocsin.store.reads import StoredEvent, hydrate
+from tocsin.store.reads import StoredEvent, hydrate, id_in
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -125,8 +126,20 @@ _rtree = Table(
     Column("max_lon", Float),
     Column("min_lat", Float),
     Column("max_lat", Float),
+    Column("min_day", Float),
+    Column("max_day", Float),
+    Column("min_scope", Float),
+    Column("max_scope", Float),
+    # Auxiliary (unindexed) columns: the exact coordinates.
+    Column("lon", Float),
+    Column("lat", Float),
 )
 _GEOM = literal_column("events.geom")
+# The event's closed period, exactly as indexed by ix_events_geom_period (GiST on geom, period).
+_PERIOD = func.daterange(s.events.c.date_start, s.events.c.date_end, literal_column("'[]'"))
+_EPOCH = date(1970, 1, 1)
+
+DayRange = tuple[int | None, int | None]  # epoch days, inclusive; None = unbounded
 _GEOG = literal_column("events.geom::geography")  # matches the GiST index ix_events_geog
 
 
@@ -138,12 +151,18 @@ class SortOrder(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """What a reader may see: events whose tier AND case class are both allowed."""
+    """What a reader may see: events whose tier AND case class are both allowed and, when
+    ``owner_user_id`` is set, that this user filed (``event_owners``): a field reporter's
+    "own records" are scoped in the query itself, like every other reader's."""
 
     tiers: frozenset[SensitivityTier]
     case_classes: frozenset[CaseClass]
+    owner_user_id: int | None = None
 
     def __post_init__(self) -> None:
+        owner = self.owner_user_id
+        if owner is not None and (isinstance(owner, bool) or not isinstance(owner, int)):
+            raise QueryError("scope owner_user_id must be a user id (a whole number)")
         object.__setattr__(
             self, "tiers", frozenset(_members(SensitivityTier, self.tiers, "scope tiers"))
         )
@@ -174,6 +193,7 @@ class Scope:
         return cls(tiers, classes)  # type: ignore[arg-type]
 
     def allows(self, tier: SensitivityTier, case_class: CaseClass) -> bool:
+        """Tier and case class only; ownership needs the store (see ``_scope_clauses``)."""
         return tier in self.tiers and case_class in self.case_classes
 
 
@@ -302,16 +322,24 @@ def search_events(
             raise QueryError("use either a cursor or an offset, not both")
         if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
             raise QueryError(f"offset must be a whole number between 0 and {MAX_OFFSET}")
-    where = _where(conn, query, scope)
-    total = conn.scalar(select(func.count()).select_from(s.events).where(*where)) or 0
     after = _decode_cursor(cursor, query.sort)
-    rows = _page_rows(conn, query, where, limit, after, offset, matches=int(total))
+    in_rtree = _rtree_where(conn, query, scope)
+    if in_rtree is not None:
+        total = conn.scalar(select(func.count()).select_from(_rtree).where(*in_rtree)) or 0
+        rows = _rtree_page_rows(conn, query, in_rtree, limit, after, offset)
+    else:
+        where = _where(conn, query, scope)
+        total = conn.scalar(select(func.count()).select_from(s.events).where(*where)) or 0
+        rows = _page_rows(conn, query, where, limit, after, offset, matches=int(total))
     items = hydrate(conn, rows[:limit])
     next_cursor = _encode_cursor(query.sort, rows[limit - 1]) if len(rows) > limit else None
     return Page(items=items, total=int(total), next_cursor=next_cursor)
 
 
 def count_events(conn: Connection, query: EventQuery, scope: Scope) -> int:
+    in_rtree = _rtree_where(conn, query, scope)
+    if in_rtree is not None:
+        return int(conn.scalar(select(func.count()).select_from(_rtree).where(*in_rtree)) or 0)
     where = _where(conn, query, scope)
     return int(conn.scalar(select(func.count()).select_from(s.events).where(*where)) or 0)
 
@@ -465,6 +493,9 @@ def _scope_clauses(scope: Scope) -> list[ColumnElement[bool]]:
         clauses.append(e.sensitivity.in_(sorted(t.value for t in scope.tiers)))
     if scope.case_classes != frozenset(CaseClass):
         clauses.append(e.case_class.in_(sorted(c.value for c in scope.case_classes)))
+    if scope.owner_user_id is not None:
+        owned = s_security.event_owners.c
+        clauses.append(e.id.in_(select(owned.event_id).where(owned.user_id == scope.owner_user_id)))
     return clauses
 
 
@@ -474,12 +505,13 @@ def _where(conn: Connection, query: EventQuery, scope: Scope) -> list[ColumnElem
     e = s.events.c
     postgis = conn.dialect.name == "postgresql"
     clauses = _scope_clauses(scope)
+    days = _day_range(query)
     if query.bbox is not None:
-        clauses += _bbox_clauses(query.bbox, postgis)
+        clauses += _bbox_clauses(query.bbox, postgis, days)
     if query.radius is not None:
-        clauses += _radius_clauses(*query.radius, postgis=postgis)
+        clauses += _radius_clauses(*query.radius, postgis=postgis, days=days)
     if query.polygon_filter is not None:
-        clauses += _polygon_clauses(query.polygon_filter, postgis)
+        clauses += _polygon_clauses(query.polygon_filter, postgis, days)
     if query.pcode is not None:
         clauses.append(
             or_(
@@ -515,35 +547,61 @@ def _where(conn: Connection, query: EventQuery, scope: Scope) -> list[ColumnElem
     return clauses
 
 
-def _rtree_prefilter(boxes: Sequence[Box]) -> ColumnElement[bool]:
+def epoch_day(day: date) -> int:
+    """Days since 1970-01-01: the day axis of the SQLite R*Tree (see migration 0001)."""
+    return (day - _EPOCH).days
+
+
+def _day_range(query: EventQuery) -> DayRange:
+    return (
+        None if query.start is None else epoch_day(query.start),
+        None if query.end is None else epoch_day(query.end),
+    )
+
+
+def _rtree_prefilter(boxes: Sequence[Box], days: DayRange) -> ColumnElement[bool]:
     # Overlap (not containment) tests: the R*Tree stores 32-bit floats rounded outwards, so a
-    # point exactly on an edge still overlaps; the exact test on the real columns follows.
-    selects = [
-        select(_rtree.c.id).where(
-            _rtree.c.max_lon >= w,
-            _rtree.c.min_lon <= e,
-            _rtree.c.max_lat >= so,
-            _rtree.c.min_lat <= n,
-        )
-        for w, so, e, n in boxes
-    ]
+    # point exactly on an edge still overlaps; the exact tests on the real columns follow.
+    # The day axis holds each event's [date_start, date_end], so box + period is one probe.
+    first, last = days
+    r = _rtree.c
+    selects = []
+    for w, so, e, n in boxes:
+        conds = [r.max_lon >= w, r.min_lon <= e, r.max_lat >= so, r.min_lat <= n]
+        if first is not None:
+            conds.append(r.max_day >= first)
+        if last is not None:
+            conds.append(r.min_day <= last)
+        selects.append(select(r.id).where(*conds))
     ids = selects[0] if len(selects) == 1 else union_all(*selects)
     return s.events.c.id.in_(ids)
 
 
-def _bbox_clauses(box: Box, postgis: bool) -> list[ColumnElement[bool]]:
+def _period_overlaps(days: DayRange) -> list[ColumnElement[bool]]:
+    """On PostGIS, the period test in the form the two-column GiST index can use. It repeats
+    the exact date clauses of ``_where``, which stay as they are."""
+    if days == (None, None):
+        return []
+    first, last = days
+    lower = None if first is None else _EPOCH.fromordinal(_EPOCH.toordinal() + first)
+    upper = None if last is None else _EPOCH.fromordinal(_EPOCH.toordinal() + last)
+    wanted = func.daterange(lower, upper, literal_column("'[]'"))
+    return [_PERIOD.op("&&")(wanted)]
+
+
+def _bbox_clauses(box: Box, postgis: bool, days: DayRange) -> list[ColumnElement[bool]]:
     west, south, east, north = box
     e = s.events.c
     # The exact test is the same on both backends (inclusive edges); the index prefilter differs.
     exact = [e.longitude.between(west, east), e.latitude.between(south, north)]
     if postgis:
         envelope = func.ST_MakeEnvelope(west, south, east, north, 4326)
-        return [_GEOM.op("&&")(envelope), *exact]
-    return [_rtree_prefilter([box]), *exact]
+        return [_GEOM.op("&&")(envelope), *_period_overlaps(days), *exact]
+    return [_rtree_prefilter([box], days), *exact]
 
 
 def _radius_clauses(
-    lat: float, lon: float, km: float, *, postgis: bool
+    lat: float, lon: float, km: float, *, postgis: bool, days: DayRange
 ) -> list[ColumnElement[bool]]:
     if postgis:
         centre = func.geography(func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326))
@@ -551,18 +609,20 @@ def _radius_clauses(
         return [func.ST_DWithin(_GEOG, centre, km * 1000.0, literal(False))]
     e = s.events.c
     return [
-        _rtree_prefilter(cap_boxes(lat, lon, km)),
+        _rtree_prefilter(cap_boxes(lat, lon, km), days),
         func.tocsin_haversine_km(e.latitude, e.longitude, lat, lon) <= km,
     ]
 
 
-def _polygon_clauses(polygon: PolygonFilter, postgis: bool) -> list[ColumnElement[bool]]:
+def _polygon_clauses(
+    polygon: PolygonFilter, postgis: bool, days: DayRange
+) -> list[ColumnElement[bool]]:
     if postgis:
         shape = func.ST_SetSRID(func.ST_GeomFromGeoJSON(polygon.geojson), 4326)
-        return [func.ST_Intersects(_GEOM, shape)]
+        return [func.ST_Intersects(_GEOM, shape), *_period_overlaps(days)]
     e = s.events.c
     return [
-        _rtree_prefilter([polygon.bounds]),
+        _rtree_prefilter([polygon.bounds], days),
         func.tocsin_in_geojson(polygon.geojson, e.longitude, e.latitude) == 1,
     ]
 
@@ -592,6 +652,124 @@ def _prefix(column: ColumnElement[Any], prefix: str, postgis: bool) -> ColumnEle
         return func.substr(column, 1, len(prefix)) == prefix
     upper_bound = prefix[:-1] + chr(ord(prefix[-1]) + 1)
     return and_(column >= prefix, column < upper_bound)
+
+
+# --- box + period queries answered by the SQLite R*Tree alone -----------------------------
+# The commonest map/API query is a box, maybe a period, in the viewer's scope, newest first.
+# The R*Tree holds everything such a query tests (the period exactly as whole day numbers, the
+# exact coordinates and the scope columns as auxiliary columns; see migration 0001), so it
+# is counted and ordered there, and only the rows of the page are read from ``events``: a
+# dense box then costs one index probe instead of one table lookup per match.
+
+
+def _rtree_where(
+    conn: Connection, query: EventQuery, scope: Scope
+) -> list[ColumnElement[bool]] | None:
+    """The query as conditions on the R*Tree, or None when it needs the events table."""
+    if not isinstance(query, EventQuery):
+        raise TypeError("query must be a tocsin.store.queries.EventQuery")
+    if not isinstance(scope, Scope):
+        raise TypeError("scope must be a tocsin.store.queries.Scope")
+    if (
+        conn.dialect.name != "sqlite"
+        or query.bbox is None
+        or scope.owner_user_id is not None
+        or query.sort is SortOrder.FATALITIES_DESC
+        or any(
+            value is not None
+            for value in (
+                query.radius,
+                query.polygon,
+                query.pcode,
+                query.country_iso3,
+                query.actor,
+                query.min_fatalities,
+                query.dataset,
+            )
+        )
+        or query.violence_types
+        or query.threat_categories
+        or query.act_types
+    ):
+        return None
+    r = _rtree.c
+    west, south, east, north = query.bbox
+    first, last = _day_range(query)
+    clauses: list[ColumnElement[bool]] = [
+        r.max_lon >= west,
+        r.min_lon <= east,
+        r.max_lat >= south,
+        r.min_lat <= north,
+        # The exact test (edges inclusive, as in _bbox_clauses). A point whose rounded-outwards
+        # interval lies strictly inside the box is inside; only the few within rounding
+        # distance of an edge need the unrounded auxiliary columns, which cost a lookup.
+        or_(
+            and_(r.min_lon > west, r.max_lon < east, r.min_lat > south, r.max_lat < north),
+            and_(r.lon.between(west, east), r.lat.between(south, north)),
+        ),
+    ]
+    if first is not None:
+        clauses.append(r.max_day >= first)  # date_end >= start
+    if last is not None:
+        clauses.append(r.min_day <= last)  # date_start <= end
+    if not scope.tiers or not scope.case_classes:
+        return [false()]
+    if scope != Scope.everything():
+        codes = sorted(scope_code(t, c) for t in scope.tiers for c in scope.case_classes)
+        clauses += [r.max_scope >= codes[0], r.min_scope <= codes[-1]]
+        if len(codes) != codes[-1] - codes[0] + 1:  # not one range: test the exact set
+            clauses.append(r.min_scope.in_(codes))
+    return clauses
+
+
+def scope_code(tier: SensitivityTier, case_class: CaseClass) -> int:
+    """The R*Tree's scope axis: tier rank * 4 + case class index (as in migration 0001)."""
+    return _TIER_CODE[tier] * 4 + _CLASS_CODE[case_class]
+
+
+_TIER_CODE = {
+    SensitivityTier.PUBLIC: 0,
+    SensitivityTier.INTERNAL: 1,
+    SensitivityTier.RESTRICTED: 2,
+    SensitivityTier.CONFIDENTIAL: 3,
+}
+_CLASS_CODE = {
+    CaseClass.GENERAL: 0,
+    CaseClass.SEXUAL_VIOLENCE: 1,
+    CaseClass.CHILDREN: 2,
+    CaseClass.MISSION_PERSONNEL_MISCONDUCT: 3,
+}
+
+
+def _rtree_page_rows(
+    conn: Connection,
+    query: EventQuery,
+    in_rtree: list[ColumnElement[bool]],
+    limit: int,
+    after: tuple[Any, int] | None,
+    offset: int | None,
+) -> list[Any]:
+    """Like ``_page_rows`` (``limit + 1`` rows, same order), ordered on the R*Tree's day."""
+    r = _rtree.c
+    desc = query.sort is SortOrder.DATE_DESC
+    stmt = select(r.id).where(*in_rtree)
+    if after is not None:
+        day, last_id = epoch_day(after[0]), after[1]
+        if desc:
+            stmt = stmt.where(or_(r.min_day < day, and_(r.min_day == day, r.id < last_id)))
+        else:
+            stmt = stmt.where(or_(r.min_day > day, and_(r.min_day == day, r.id > last_id)))
+    order = [r.min_day.desc(), r.id.desc()] if desc else [r.min_day.asc(), r.id.asc()]
+    stmt = stmt.order_by(*order).limit(limit + 1)
+    if offset:
+        stmt = stmt.offset(offset)
+    ids = list(conn.execute(stmt).scalars())
+    if not ids:
+        return []
+    rows = {
+        row.id: row for row in conn.execute(select(s.events).where(id_in(conn, s.events.c.id, ids)))
+    }
+    return [rows[i] for i in ids if i in rows]
 
 
 # --- ordering and paging ------------------------------------------------------------------

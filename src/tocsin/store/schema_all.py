@@ -2,7 +2,9 @@
 
 import tocsin.store.schema_alerts  # noqa: F401
 import tocsin.store.schema_forecast  # noqa: F401
+import tocsin.store.schema_intake  # noqa: F401
 import tocsin.store.schema_security  # noqa: F401
+import tocsin.store.schema_verify  # noqa: F401
 from tocsin.store import schema  # noqa: F401
 
 metadata = schema.metadata

@@ -49,6 +49,8 @@ SIGNAL_LABELS: dict[str, str] = {
     "fatalities": "fatalities",
     "text": "wording",
     "concepts": "facts named in the text",
+    # Not a scoring signal: the learned model's reading of the neighbourhood (pairwise.py).
+    "context": "other candidates",
 }
 
 # Words that say nothing about *which* actor it was. "Civilians" is the target of almost every

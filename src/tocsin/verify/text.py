@@ -302,9 +302,14 @@ class TextSimilarity:
         mass_b = np.asarray(b.multiply(b).sum(axis=1)).ravel()
         a_in_b = np.asarray(a.multiply(a).multiply(b > 0).sum(axis=1)).ravel()
         b_in_a = np.asarray(b.multiply(b).multiply(a > 0).sum(axis=1)).ravel()
-        shorter_is_a = (a > 0).sum(axis=1).A1 <= (b > 0).sum(axis=1).A1
-        num = np.where(shorter_is_a, a_in_b, b_in_a)
-        den = np.where(shorter_is_a, mass_a, mass_b)
+        size_a = (a > 0).sum(axis=1).A1
+        size_b = (b > 0).sum(axis=1).A1
         with np.errstate(invalid="ignore", divide="ignore"):
-            out = np.where(den > 0, num / den, 0.0)
+            share_a = np.where(mass_a > 0, a_in_b / mass_a, 0.0)
+            share_b = np.where(mass_b > 0, b_in_a / mass_b, 0.0)
+        # Equally long texts: either side could be "the shorter"; take the mean so that the
+        # overlap of (a, b) is exactly that of (b, a).
+        out = np.where(
+            size_a < size_b, share_a, np.where(size_b < size_a, share_b, (share_a + share_b) / 2)
+        )
         return np.clip(out, 0.0, 1.0)

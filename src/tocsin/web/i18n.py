@@ -25,6 +25,9 @@ from babel.support import NullTranslations, Translations
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 LANGUAGES: Mapping[str, str] = {"en": "English", "fr": "Français"}
+# The public reporting pages (web/public_report.py) also speak Arabic, written right to left.
+PUBLIC_LANGUAGES: Mapping[str, str] = {**LANGUAGES, "ar": "العربية"}
+RTL_LANGUAGES = frozenset({"ar"})
 DEFAULT_LANGUAGE = "en"
 COOKIE_NAME = "tocsin_lang"
 DOMAIN = "messages"
@@ -49,8 +52,10 @@ def locale_dir() -> Path:
 @cache
 def translations(lang: str) -> NullTranslations:
     """The catalogue of ``lang``; English (the source language) has none."""
-    if lang not in LANGUAGES:
-        raise ValueError(f"unsupported language {lang!r}; choose from {', '.join(LANGUAGES)}")
+    if lang not in PUBLIC_LANGUAGES:
+        raise ValueError(
+            f"unsupported language {lang!r}; choose from {', '.join(PUBLIC_LANGUAGES)}"
+        )
     if lang == DEFAULT_LANGUAGE:
         return NullTranslations()
     found = Translations.load(str(locale_dir()), [lang], DOMAIN)
@@ -74,6 +79,7 @@ def environment(lang: str) -> Environment:
     )
     env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
     env.globals["lang"] = lang
+    env.globals["text_direction"] = "rtl" if lang in RTL_LANGUAGES else "ltr"
     env.globals["languages"] = LANGUAGES
     return env
 
@@ -102,11 +108,13 @@ def parse_accept_language(header: str | None) -> list[str]:
     return list(dict.fromkeys(tag for _, _, tag in ranked))
 
 
-def choose_language(cookie: str | None, accept_language: str | None) -> str:
-    if cookie in LANGUAGES:
+def choose_language(
+    cookie: str | None, accept_language: str | None, allowed: Mapping[str, str] = LANGUAGES
+) -> str:
+    if cookie in allowed:
         return cookie  # type: ignore[return-value]
     for tag in parse_accept_language(accept_language):
-        if tag in LANGUAGES:
+        if tag in allowed:
             return tag
     return DEFAULT_LANGUAGE
 

@@ -33,6 +33,7 @@ from tocsin.web.labels import TIER_LABELS, VIOLENCE_LABELS
 from tocsin.web.map_page import login_redirect
 from tocsin.web.palette import FOCUS_BORDER, MAP_COLOURS, VIOLENCE_COLOURS
 from tocsin.web.render import render_page
+from tocsin.web.report_links import linked_reports_for_page
 from tocsin.web.svgmap import MapPoint, padded_box, render_map
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
@@ -99,8 +100,10 @@ def incident_page(
     if principal.can(Permission.AUDIT_READ):
         trail = _audit_trail(uow.conn, uid)
         uow.audit(principal.actor(), "audit.read", f"event:{uid}", {"returned": len(trail)})
+    linked = linked_reports_for_page(uow, principal, uid)
     context = {
         "active": "map",
+        "linked_reports": linked,
         "r": record,
         "small_map": _small_map(record),
         "colours": VIOLENCE_COLOURS,

@@ -38,6 +38,12 @@ ROLE_TITLES: Mapping[str, str] = {
     Role.PUBLIC.value: N_("Public"),
 }
 
+ALERT_STATE_LABELS: Mapping[str, str] = {
+    "issued": N_("Issued"),
+    "acknowledged": N_("Acknowledged"),
+    "response_assigned": N_("Response assigned"),
+}
+
 
 def violence_label(value: str | None) -> str:
     return VIOLENCE_LABELS.get(value or UNKNOWN, VIOLENCE_LABELS[UNKNOWN])

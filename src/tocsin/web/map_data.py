@@ -24,14 +24,16 @@ marked ``approx``; otherwise it is counted as "without a mappable location" and 
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from json.encoder import encode_basestring as _encode_string  # C; keeps UTF-8 as is
 from typing import Any
 
-from sqlalchemy import Connection, String, cast, func, select
+from sqlalchemy import Connection, String, cast, func, literal_column, select
 
+from tocsin.domain.taxonomy import CaseClass, SensitivityTier
 from tocsin.geo.prio_grid import cell_center
 from tocsin.security.policies import AccessScope, is_restricted_case
 from tocsin.security.redaction import Channel, redact_record
@@ -73,22 +75,62 @@ _POINT_COLUMNS = (
 _LOCATION_KEYS = frozenset({"latitude", "longitude"})
 
 
+# Types of violence by their code in the compact encoding (index in this tuple).
+TYPE_CODES: tuple[str, ...] = ("state_based", "non_state", "one_sided", "unknown")
+_TYPE_INDEX = {name: i for i, name in enumerate(TYPE_CODES)}
+_APPROX = ',"approx":true'
+
+
 @dataclass(slots=True)
 class MapPoints:
-    """Features already encoded as JSON text (joined, never re-serialised), and the drawn
-    positions and types for the server-drawn picture."""
+    """The drawable incidents (uid, position, type, approximate?), encoded on demand either as
+    GeoJSON or as compact parallel arrays; plus the positions and types for the server-drawn
+    picture."""
 
-    features: list[str] = field(default_factory=list)
+    uids: list[str] = field(default_factory=list)
     points: list[tuple[float, float, str]] = field(default_factory=list)  # lon, lat, type
+    approx: list[int] = field(default_factory=list)  # indices drawn at their grid cell
     unmapped: int = 0  # in scope, but no location the viewer may see
     truncated: bool = False
     restricted_uids: list[str] = field(default_factory=list)  # for the read audit
+
+    @property
+    def features(self) -> list[str]:
+        """Each incident as GeoJSON feature text."""
+        approx = set(self.approx)
+        return [
+            f'{{"type":"Feature","id":{_encode_string(uid)},"geometry":{{"type":"Point",'
+            f'"coordinates":[{lon!r},{lat!r}]}},"properties":{{"type":{_encode_string(kind)}'
+            + (_APPROX if i in approx else "")
+            + "}}"
+            for i, (uid, (lon, lat, kind)) in enumerate(zip(self.uids, self.points, strict=True))
+        ]
 
     def to_json(self) -> str:
         """An RFC 7946 FeatureCollection; ``unmapped`` and ``truncated`` are foreign members
         (section 6.1) saying plainly what the map cannot draw."""
         tail = f'],"unmapped":{self.unmapped},"truncated":{"true" if self.truncated else "false"}}}'
         return '{"type":"FeatureCollection","features":[' + ",".join(self.features) + tail
+
+    def to_compact_json(self) -> str:
+        """What the interactive map loads: parallel arrays, about a third of the GeoJSON's
+        size and far cheaper to encode and parse. ``coords`` is ``[lon0, lat0, lon1, ...]``;
+        ``types`` holds one digit per incident, an index into ``type_names``."""
+        coords = [c for lon, lat, _kind in self.points for c in (lon, lat)]
+        types = "".join(str(_TYPE_INDEX.get(kind, 3)) for _lon, _lat, kind in self.points)
+        return json.dumps(
+            {
+                "ids": self.uids,
+                "coords": coords,
+                "types": types,
+                "type_names": TYPE_CODES,
+                "approx": self.approx,
+                "unmapped": self.unmapped,
+                "truncated": self.truncated,
+            },
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
 
 
 class Redactor:
@@ -161,25 +203,18 @@ def owners_of(conn: Connection, ids: Sequence[int]) -> dict[int, int]:
 
 def encode_point(
     uid: str, lat: float | None, lon: float | None, gid: int | None, vtype: str | None
-) -> tuple[str, tuple[float, float, str]] | None:
-    """One incident as GeoJSON feature text and its drawn (lon, lat, type); None when it has
-    no location to draw. ``lat``/``lon`` are None when missing *or* redacted."""
-    approx = ""
+) -> tuple[str, float, float, str, bool] | None:
+    """One incident as (uid, lon, lat, type, approximate?); None when it has no location to
+    draw. ``lat``/``lon`` are None when missing *or* redacted."""
+    approx = False
     if lat is None or lon is None:
         if gid is None:
             return None
         lat, lon = cell_center(int(gid))
-        approx = ',"approx":true'
+        approx = True
     if not (math.isfinite(lat) and math.isfinite(lon)):
         return None
-    lon, lat = round(lon, 5), round(lat, 5)
-    kind = vtype or "unknown"
-    text = (
-        f'{{"type":"Feature","id":{_encode_string(uid)},"geometry":{{"type":"Point",'
-        f'"coordinates":[{lon!r},{lat!r}]}},"properties":{{"type":{_encode_string(kind)}'
-        f"{approx}}}}}"
-    )
-    return text, (lon, lat, kind)
+    return uid, round(lon, 5), round(lat, 5), vtype or "unknown", approx
 
 
 def map_points(
@@ -192,6 +227,8 @@ def map_points(
     where = where_clauses(conn, query, scope)
     if scope.owner_user_id is not None:
         return _own_points(conn, where, scope, limit)
+    if _unfiltered(query) and conn.dialect.name == "sqlite":
+        where = _scan_scope_clauses(scope)
     redactor = Redactor(scope)
     # Row-id order: cheap on both backends, and the map needs none. Streamed in batches.
     # (Options on the statement, not the connection: the request's audit entries are written
@@ -203,6 +240,11 @@ def map_points(
         .limit(limit + 1)
         .execution_options(yield_per=5000)
     )
+    # The redaction's answer per (tier, case class), looked up once per pair and applied to
+    # every row: (restricted?, hide location, hide grid cell, hide type), or None (dropped).
+    decisions: dict[tuple[str, str], tuple[bool, bool, bool, bool] | None] = {}
+    uids, points = out.uids, out.points
+    isfinite = math.isfinite
     n = 0
     result = conn.execute(stmt)
     try:
@@ -211,34 +253,68 @@ def map_points(
             if n > limit:
                 out.truncated = True
                 break
-            hidden = redactor.hidden_keys(tier, case_class)
-            if hidden is None:
+            key = (tier, case_class)
+            if key not in decisions:
+                hidden = redactor.hidden_keys(tier, case_class)
+                decisions[key] = (
+                    None
+                    if hidden is None
+                    else (
+                        redactor.restricted(tier, case_class),
+                        not hidden.isdisjoint(_LOCATION_KEYS),
+                        "priogrid_gid" in hidden,
+                        "violence_type" in hidden,
+                    )
+                )
+            decision = decisions[key]
+            if decision is None:
                 continue
-            if redactor.restricted(tier, case_class):
+            restricted, hide_location, hide_gid, hide_type = decision
+            if restricted:
                 out.restricted_uids.append(uid)
-            if not hidden.isdisjoint(_LOCATION_KEYS):
-                lat = lon = None
-            _add(
-                out,
-                encode_point(
-                    uid,
-                    lat,
-                    lon,
-                    None if "priogrid_gid" in hidden else gid,
-                    None if "violence_type" in hidden else vtype,
-                ),
-            )
+            if hide_type:
+                vtype = None
+            if hide_location or lat is None or lon is None or not (isfinite(lat) and isfinite(lon)):
+                # The slow path (grid-cell centre, or nothing to draw) for the few such rows.
+                _add(out, encode_point(uid, None, None, None if hide_gid else gid, vtype))
+                continue
+            uids.append(uid)
+            points.append((round(lon, 5), round(lat, 5), vtype or "unknown"))
     finally:
         result.close()  # a truncated read leaves no server-side cursor open
     return out
 
 
-def _add(out: MapPoints, encoded: tuple[str, tuple[float, float, str]] | None) -> None:
+def _unfiltered(query: EventQuery) -> bool:
+    """The map as first opened: no filter but the viewer's scope."""
+    return replace(query, sort=EventQuery().sort) == EventQuery()
+
+
+def _scan_scope_clauses(scope: AccessScope) -> list[Any]:
+    """The store's scope clauses (``queries._scope_clauses``: tier, then case class, each left
+    out when every value is allowed) with the columns behind a unary ``+``, which tells SQLite
+    not to use an index for them. Nothing else narrows an unfiltered read, so walking the table
+    in row-id order beats the (sensitivity, case class, date) index plus a sort by 2-3 times
+    (``bench/map_load.py``). Both columns are NOT NULL: the meaning is unchanged."""
+    clauses = []
+    if scope.tiers != frozenset(SensitivityTier):
+        column = literal_column("+events.sensitivity", String)
+        clauses.append(column.in_(sorted(t.value for t in scope.tiers)))
+    if scope.case_classes != frozenset(CaseClass):
+        column = literal_column("+events.case_class", String)
+        clauses.append(column.in_(sorted(c.value for c in scope.case_classes)))
+    return clauses
+
+
+def _add(out: MapPoints, encoded: tuple[str, float, float, str, bool] | None) -> None:
     if encoded is None:
         out.unmapped += 1
-    else:
-        out.features.append(encoded[0])
-        out.points.append(encoded[1])
+        return
+    uid, lon, lat, kind, approx = encoded
+    if approx:
+        out.approx.append(len(out.uids))
+    out.uids.append(uid)
+    out.points.append((lon, lat, kind))
 
 
 def _own_points(conn: Connection, where: list[Any], scope: AccessScope, limit: int) -> MapPoints:

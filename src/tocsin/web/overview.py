@@ -19,8 +19,8 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Engine
@@ -109,8 +109,13 @@ def overview(
     request: Request,
     engine: Annotated[Engine, Depends(get_engine)],
     scope: Annotated[Scope, Depends(get_scope)],
-) -> HTMLResponse:
-    """The overview of everything the viewer may see."""
+) -> Response:
+    """The overview of everything the viewer may see. Signed-in staff are sent to their
+    dashboard (the application's scope dependency sets ``request.state.signed_in_home`` for
+    them) unless they ask for this page with ``?overview=1``."""
+    home = getattr(request.state, "signed_in_home", None)
+    if home and request.query_params.get("overview") != "1":
+        return RedirectResponse(home, status_code=303)
     with engine.connect() as conn:
         counts = count_by(conn, EventQuery(), scope, by=("month", "violence_type"))
         latest = latest_events(conn, scope, limit=LATEST_SHOWN)

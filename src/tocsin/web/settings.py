@@ -74,6 +74,9 @@ class WebSettings:
     admin_boundaries: Path | None = None
     # Most incidents one map response carries; above it the response says it was truncated.
     map_max_features: int = 200_000
+    # The alerts' trigger file whose protected sites the map draws; None: the alerts module's
+    # own default (TOCSIN_ALERTS_CONFIG, else $TOCSIN_HOME/alerts/triggers.yaml).
+    alerts_config: Path | None = None
 
     @classmethod
     def from_env(cls) -> WebSettings:

@@ -412,10 +412,9 @@ def write_files(
     return written
 
 
-def audit_generation(
-    conn: Connection, report: Sitrep, actor: Actor, formats: Sequence[str]
-) -> None:
-    """One audit entry per report: what was asked, and the restricted cases it included."""
+def generation_details(report: Sitrep, formats: Sequence[str]) -> dict[str, Any]:
+    """What the audit entry of a report records: what was asked, and the restricted cases
+    it included."""
     details: dict[str, Any] = {
         "period": report.period.label,
         "area": report.area.code,
@@ -425,4 +424,17 @@ def audit_generation(
     }
     if report.restricted_uids:
         details["uids"] = report.restricted_uids
-    audit_record(conn, actor, "sitrep.generate", f"area:{report.area.code}", details)
+    return details
+
+
+def audit_target(report: Sitrep) -> str:
+    return f"area:{report.area.code}"
+
+
+def audit_generation(
+    conn: Connection, report: Sitrep, actor: Actor, formats: Sequence[str]
+) -> None:
+    """One audit entry per report (see :func:`generation_details`)."""
+    audit_record(
+        conn, actor, "sitrep.generate", audit_target(report), generation_details(report, formats)
+    )

@@ -13,6 +13,7 @@ at-least-once: receivers de-duplicate on the ``X-Tocsin-Delivery`` id.
 from __future__ import annotations
 
 import random
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -115,9 +116,19 @@ def _due(now: datetime):  # noqa: ANN202 - a SQL expression
 
 
 def claim_due(
-    conn: Connection, now: datetime, *, limit: int = 50, lease: timedelta = timedelta(minutes=5)
+    conn: Connection,
+    now: datetime,
+    *,
+    limit: int = 50,
+    lease: timedelta = timedelta(minutes=5),
+    kinds: Collection[str] | None = None,
 ) -> list[DeliveryJob]:
-    ids = conn.scalars(select(d.c.id).where(_due(now)).order_by(d.c.next_attempt_at).limit(limit))
+    """Claim due rows; with ``kinds``, only rows of those channel kinds (a worker without an
+    SMS gateway leaves SMS rows waiting for one that has it, rather than failing them)."""
+    query = select(d.c.id).where(_due(now))
+    if kinds is not None:
+        query = query.where(d.c.kind.in_(sorted(kinds)))
+    ids = conn.scalars(query.order_by(d.c.next_attempt_at).limit(limit))
     jobs = []
     for job_id in list(ids):
         claimed = conn.execute(

@@ -1,18 +1,17 @@
-"""SMS through an outbound gateway adapter.
+"""SMS through the project's outbound gateway adapter, ``tocsin.intake.gateways.OutboundSms``.
 
-``OutboundSms`` is defined here because ``tocsin.intake.gateways`` (which is to define the
-project-wide SMS gateway adapters) did not exist when this was written; once it does, this
-protocol should be replaced by an import of that one (same shape: send text to one number,
-get the gateway's message id back).
+The same adapters that answer civilians' reports (intake) carry alert messages: one interface,
+one place where numbers are kept out of logs. A receipt that is not ``accepted`` is a failed
+attempt, retried with backoff and dead-lettered after the channel's ``max_attempts``.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Protocol
 
 from tocsin.alerts.delivery.queue import DeliveryJob
 from tocsin.alerts.delivery.senders import DeliveryError
+from tocsin.intake.gateways import OutboundSms
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 # GSM 03.38 basic alphabet: messages in it fit 160 characters a segment, others only 70.
@@ -20,13 +19,6 @@ _GSM7 = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
     "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
-
-
-class OutboundSms(Protocol):
-    def send(self, to: str, body: str) -> str:
-        """Send ``body`` to the E.164 number ``to``; return the gateway's message id.
-        Raise ``DeliveryError(permanent=True)`` for a refusal that retrying cannot fix."""
-        ...
 
 
 def check_phone_number(number: str) -> None:
@@ -59,4 +51,9 @@ class SmsSender:
             check_phone_number(job.target)
         except ValueError as exc:
             raise DeliveryError(str(exc), permanent=True) from exc
-        self._gateway.send(job.target, job.payload)
+        receipt = self._gateway.send(
+            job.target, job.payload, reference=f"alert:{job.alert_id}:delivery:{job.id}"
+        )
+        if not receipt.accepted:
+            # The gateway's error text, never the number (it must not reach logs or the queue).
+            raise DeliveryError(f"SMS gateway refused the message: {receipt.error or 'no reason'}")

@@ -45,10 +45,13 @@ class DeliveryWorker:
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
         self._clock = clock
 
-    def run_once(self, *, limit: int = 50) -> WorkerReport:
+    def run_once(self, *, limit: int = 50, only_equipped: bool = False) -> WorkerReport:
+        """``only_equipped``: claim only rows of channel kinds this worker has a sender for;
+        otherwise a row without a sender is dead-lettered (visible, replayable)."""
         report = WorkerReport()
+        kinds = set(self._senders) if only_equipped else None
         with self._engine.begin() as conn:
-            jobs = claim_due(conn, self._clock(), limit=limit)
+            jobs = claim_due(conn, self._clock(), limit=limit, kinds=kinds)
         for job in jobs:
             sender = self._senders.get(job.kind)
             error: DeliveryError | None = None

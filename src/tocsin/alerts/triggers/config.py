@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from tocsin.alerts.delivery.dispatch import Channel
 from tocsin.alerts.lifecycle import EscalationLadder, EscalationStep
 from tocsin.alerts.model import Certainty, Severity, Urgency
 from tocsin.alerts.triggers.proximity import ProtectedSite, SiteKind
@@ -269,6 +270,28 @@ class EscalationStepConfig(_Strict):
 EscalationConfig.model_rebuild()
 
 
+class ChannelConfig(_Strict):
+    """An outbound recipient and the highest tier it is cleared for. Secrets (webhook HMAC
+    keys, SMTP password) are never in this file: see ``tocsin.alerts.senders``."""
+
+    name: str = Field(pattern=_SLUG)
+    kind: Literal["webhook", "email", "sms"]
+    target: str = Field(min_length=1, max_length=2000)
+    tier: SensitivityTier
+    max_attempts: int = Field(default=8, ge=1, le=50)
+    allow_http: bool = False
+
+    @model_validator(mode="after")
+    def _target_ok(self) -> ChannelConfig:
+        self.to_channel()  # raises ValueError with the reason (bad URL, address, number)
+        return self
+
+    def to_channel(self) -> Channel:
+        return Channel(
+            self.name, self.kind, self.target, self.tier, self.max_attempts, self.allow_http
+        )
+
+
 class TriggerFile(_Strict):
     mission: str = Field(min_length=1, max_length=100)
     sender: str = Field(
@@ -278,12 +301,22 @@ class TriggerFile(_Strict):
     escalation: EscalationConfig
     sites: tuple[SiteConfig, ...] = ()
     triggers: tuple[Trigger, ...] = Field(min_length=1, max_length=1000)
+    channels: tuple[ChannelConfig, ...] = Field(default=(), max_length=1000)
+    auto_issue: bool = Field(
+        default=True,
+        description="issue candidates that need no person's confirmation at once (as "
+        "system:alerts); false keeps every new alert a draft until a person issues it",
+    )
+    forecast_level: Literal["cm", "adm1", "adm2", "pgm"] | None = Field(
+        default=None, description="level of the stored forecast runs to read (default: newest)"
+    )
 
     @model_validator(mode="after")
     def _unique_ids(self) -> TriggerFile:
         for label, ids in (
             ("trigger", [t.id for t in self.triggers]),
             ("site", [s.id for s in self.sites]),
+            ("channel", [c.name for c in self.channels]),
         ):
             seen: set[str] = set()
             for item in ids:
@@ -294,6 +327,12 @@ class TriggerFile(_Strict):
 
     def protected_sites(self) -> tuple[ProtectedSite, ...]:
         return tuple(site.to_site() for site in self.sites)
+
+    def delivery_channels(self) -> tuple[Channel, ...]:
+        return tuple(c.to_channel() for c in self.channels)
+
+    def ladder(self) -> EscalationLadder:
+        return self.escalation.to_ladder()
 
 
 class TriggerConfigError(ValueError):

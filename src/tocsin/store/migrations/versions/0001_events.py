@@ -231,31 +231,65 @@ def _postgis_up() -> None:
     )
     op.execute("CREATE INDEX ix_events_geom ON events USING GIST (geom)")
     op.execute("CREATE INDEX ix_events_geog ON events USING GIST ((geom::geography))")
+    # Box + period in one index probe: a two-column GiST over the point and the event's
+    # closed date range, so a dense box does not return every year before the date filter.
+    # (Both columns have built-in GiST operator classes; no btree_gist needed. The domain
+    # guarantees date_end >= date_start, which daterange requires.)
+    op.execute(
+        "CREATE INDEX ix_events_geom_period ON events USING GIST "
+        "(geom, daterange(date_start, date_end, '[]'))"
+    )
+
+
+# The SQLite R*Tree has four dimensions, each a degenerate [min, max] interval per event:
+# - lon, lat: rounded outwards to 32-bit floats, so the exact values ride along as the
+#   auxiliary columns +lon, +lat (read only for points within rounding distance of an edge);
+# - day: days since 1970-01-01 (negative before); whole numbers this small are exact in 32 bits,
+#   so min_day/max_day ARE date_start/date_end (``queries.epoch_day`` is the Python side);
+# - scope: tier rank * 4 + case class index (``queries.scope_code``), so the viewer's scope is
+#   an index constraint too. A box + period query in scope is then answered by the R*Tree alone.
+_RTREE_VALUES = (
+    "new.id, new.longitude, new.longitude, new.latitude, new.latitude, "
+    "julianday(new.date_start) - 2440587.5, julianday(new.date_end) - 2440587.5, "
+    "{scope}, {scope}, new.longitude, new.latitude"
+).format(
+    scope=(
+        "(CASE new.sensitivity WHEN 'public' THEN 0 WHEN 'internal' THEN 4 "
+        "WHEN 'restricted' THEN 8 WHEN 'confidential' THEN 12 ELSE 64 END + "
+        "CASE new.case_class WHEN 'general' THEN 0 WHEN 'sexual_violence' THEN 1 "
+        "WHEN 'children' THEN 2 WHEN 'mission_personnel_misconduct' THEN 3 ELSE 64 END)"
+    )
+)
 
 
 def _sqlite_rtree_up() -> None:
     op.execute(
-        "CREATE VIRTUAL TABLE events_rtree USING rtree(id, min_lon, max_lon, min_lat, max_lat)"
+        "CREATE VIRTUAL TABLE events_rtree USING rtree("
+        "id, min_lon, max_lon, min_lat, max_lat, min_day, max_day, min_scope, max_scope, "
+        "+lon REAL, +lat REAL)"
     )
     op.execute(
-        "CREATE TRIGGER events_rtree_ai AFTER INSERT ON events WHEN new.longitude IS NOT NULL "
-        "AND new.latitude IS NOT NULL BEGIN INSERT INTO events_rtree VALUES "
-        "(new.id, new.longitude, new.longitude, new.latitude, new.latitude); END"
+        "CREATE TRIGGER events_rtree_ai AFTER INSERT ON events WHEN new.longitude IS NOT NULL "  # noqa: S608 - constant SQL
+        "AND new.latitude IS NOT NULL BEGIN INSERT INTO events_rtree VALUES ("
+        + _RTREE_VALUES
+        + "); END"
     )
     op.execute(
         "CREATE TRIGGER events_rtree_ad AFTER DELETE ON events BEGIN "
         "DELETE FROM events_rtree WHERE id = old.id; END"
     )
     op.execute(
-        "CREATE TRIGGER events_rtree_au AFTER UPDATE OF latitude, longitude ON events BEGIN "
-        "DELETE FROM events_rtree WHERE id = old.id; "
-        "INSERT INTO events_rtree SELECT new.id, new.longitude, new.longitude, new.latitude, "
-        "new.latitude WHERE new.longitude IS NOT NULL AND new.latitude IS NOT NULL; END"
+        "CREATE TRIGGER events_rtree_au AFTER UPDATE OF latitude, longitude, date_start, date_end, "  # noqa: S608 - constant SQL
+        "sensitivity, case_class ON events BEGIN DELETE FROM events_rtree WHERE id = old.id; "
+        "INSERT INTO events_rtree SELECT "
+        + _RTREE_VALUES
+        + " WHERE new.longitude IS NOT NULL AND new.latitude IS NOT NULL; END"
     )
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP INDEX IF EXISTS ix_events_geom_period")
         op.execute("DROP INDEX IF EXISTS ix_events_geog")
         op.execute("DROP INDEX IF EXISTS ix_events_geom")
     else:

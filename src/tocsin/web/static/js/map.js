@@ -151,6 +151,37 @@
       .catch(function () { /* optional layer */ });
   }
 
+  // Protected sites the viewer's tier may see (the server leaves the others out): a square
+  // marker with the kind's letter, so kinds differ by shape and text, not colour alone.
+  if (d.sitesUrl) {
+    fetch(d.sitesUrl, { credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
+      .then(function (gj) {
+        function kindLabel(kind) {
+          return d["site" + kind.replace(/(^|_)([a-z])/g, function (_m, _s, c) { return c.toUpperCase(); })] || kind;
+        }
+        function tip(f) {
+          return (f.properties.name || "") + " (" + kindLabel(f.properties.kind || "other") + ")";
+        }
+        var layer = L.geoJSON(gj, {
+          style: { color: "#1b1f23", weight: 3, dashArray: "6 4" },
+          pointToLayer: function (f, latlng) {
+            var span = document.createElement("span");
+            span.textContent = f.properties.symbol || "P";
+            return L.marker(latlng, {
+              icon: L.divIcon({ html: span, className: "tocsin-site", iconSize: L.point(22, 22) }),
+              keyboard: true,
+              title: tip(f),
+              alt: tip(f)
+            });
+          },
+          onEachFeature: function (f, lyr) { lyr.bindTooltip(tip(f)); }
+        }).addTo(map);
+        layerControl.addOverlay(layer, d.labelSites || "Protected sites");
+      })
+      .catch(function () { /* optional layer */ });
+  }
+
   function clusterIcon(cluster) {
     var n = cluster.getChildCount();
     var size = n < 10 ? 30 : n < 100 ? 36 : n < 1000 ? 44 : 52;
@@ -225,18 +256,22 @@
   var byType = {};
   TYPES.forEach(function (t) { byType[t] = []; });
 
-  function toMarkers(features) {
+  // The data is compact arrays (GET /map/events.json): ids, coords [lon, lat, ...], one
+  // digit per incident for its type. Markers carry their incident id for the popup.
+  function toMarkers(data) {
     var styles = {};
     TYPES.forEach(function (t) {
       styles[t] = { radius: 6, weight: 1, color: "#ffffff", fillColor: colour(t), fillOpacity: 0.9 };
     });
-    for (var i = 0; i < features.length; i++) {
-      var f = features[i];
-      var c = f.geometry && f.geometry.coordinates;
-      if (!c) { continue; }
-      var type = byType[f.properties.type] ? f.properties.type : "unknown";
-      var m = L.circleMarker([c[1], c[0]], styles[type]);
-      m.feature = f;
+    var ids = data.ids || [];
+    var coords = data.coords || [];
+    var codes = data.types || "";
+    var names = data.type_names || TYPES;
+    for (var i = 0; i < ids.length; i++) {
+      var type = names[+codes.charAt(i)];
+      if (!byType[type]) { type = "unknown"; }
+      var m = L.circleMarker([coords[2 * i + 1], coords[2 * i]], styles[type]);
+      m.feature = { id: ids[i] };
       byType[type].push(m);
     }
   }
@@ -283,7 +318,7 @@
   data
     .then(function (data) {
       performance.mark("tocsin:data-loaded");
-      toMarkers(data.features || []);
+      toMarkers(data);
       var markers = visibleMarkers();
       var shown = markers.length;
       if (shown) {
