@@ -1,7 +1,12 @@
 """API latency and throughput under concurrent load, on SQLite and on PostGIS.
 
-    .venv/bin/python bench/api_load.py [--duration 30] [--clients 50] [--rate 200]
-                                       [--backends sqlite,postgis]
+    .venv/bin/python bench/api_load.py [--duration 30] [--clients 50] [--rates 50,100,200]
+        [--backends sqlite,postgis] [--scenarios health,search,record] [--workers 2]
+        [--tcp-nodelay] [--peer-src /tmp/base/src --peer-label HEAD] [--no-write]
+
+``--peer-src`` serves the same prepared database with other code (e.g. ``git worktree add
+/tmp/base HEAD``) in the same run, as the baseline; ``--tcp-nodelay`` works around uvicorn's
+multi-worker Nagle delay (see ``_nodelay_h11``).
 
 For each backend: import ``ucdp/ged211_global_precise_1989_2018.csv`` (~159k events) with the
 ingest runner, mark every tenth event *restricted* (so reads exercise redaction and the audit
@@ -113,20 +118,25 @@ class Client:
 
     async def get(self, path: str) -> str:
         """The status code as text, or the exception's name (a transport error)."""
+        request = b"GET " + path.encode() + b" HTTP/1.1\r\n" + self._head
         async with self._slots:
-            conn = self._idle.pop() if self._idle else None
-            try:
-                if conn is None:
-                    conn = Connection(*await asyncio.open_connection(self.host, self.port))
-                status = await asyncio.wait_for(
-                    conn.get(b"GET " + path.encode() + b" HTTP/1.1\r\n" + self._head), 30
-                )
-            except (OSError, ValueError, asyncio.IncompleteReadError, TimeoutError) as exc:
-                if conn is not None:
-                    conn.writer.close()
-                return type(exc).__name__
-            self._idle.append(conn)
-            return str(status)
+            while True:
+                conn = self._idle.pop() if self._idle else None
+                reused = conn is not None
+                try:
+                    if conn is None:
+                        conn = Connection(*await asyncio.open_connection(self.host, self.port))
+                    status = await asyncio.wait_for(conn.get(request), 30)
+                except (OSError, ValueError, asyncio.IncompleteReadError, TimeoutError) as exc:
+                    if conn is not None:
+                        conn.writer.close()
+                    if reused and isinstance(exc, (asyncio.IncompleteReadError, OSError)):
+                        # The server closed an idle keep-alive connection (uvicorn's keep-alive
+                        # timeout is 5 s): retry the GET on another, as any HTTP client does.
+                        continue
+                    return type(exc).__name__
+                self._idle.append(conn)
+                return str(status)
 
     def close(self) -> None:
         for conn in self._idle:
@@ -236,6 +246,32 @@ def make_app():  # noqa: ANN201 - the ASGI app, built in each uvicorn worker pro
     return create_app(make_engine(os.environ["TOCSIN_BENCH_URL"], migrate=False), settings)
 
 
+def _nodelay_h11() -> type:
+    """uvicorn's h11 protocol with TCP_NODELAY set on each accepted connection.
+
+    With ``--workers N`` uvicorn binds the listening socket itself with ``proto=0``; accepted
+    sockets inherit that, and asyncio then skips TCP_NODELAY (it only sets it for
+    ``proto == IPPROTO_TCP``). Nagle's algorithm plus the client's delayed ACK then adds ~40 ms
+    to every keep-alive request after the first (uvicorn issue #3149; measured here: health
+    2 ms with one worker, 45-50 ms with two)."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class NoDelayH11Protocol(H11Protocol):
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            super().connection_made(transport)
+
+    return NoDelayH11Protocol
+
+
+def __getattr__(name: str) -> type:  # the protocol class, imported by uvicorn by name
+    if name == "NoDelayH11Protocol":
+        return _nodelay_h11()
+    raise AttributeError(name)
+
+
 def serve_main(args: argparse.Namespace) -> None:
     import uvicorn
 
@@ -250,6 +286,7 @@ def serve_main(args: argparse.Namespace) -> None:
         host="127.0.0.1",
         port=args.port,
         server_header=False,
+        http="api_load:NoDelayH11Protocol" if args.tcp_nodelay else "h11",
         access_log=False,
         log_level="warning",
     )
@@ -473,6 +510,7 @@ def _bench_server(
             str(port),
             "--workers",
             str(args.workers),
+            *(["--tcp-nodelay"] if args.tcp_nodelay else []),
         ],
         env=env,
     )
@@ -566,7 +604,15 @@ def render(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
         "and the closed-loop req/s is the capacity. Each search hydrates 50 full events "
         "(actors, sources, victims) and is audited when it returns restricted cases (most do "
         "here), one write per request. List pages are read with one query per child table "
-        "(ids as one array parameter), not one per event.",
+        "(ids as one array parameter), not one per event, and serialised straight from the "
+        "redacted records (no response-model validation at run time).",
+        "Server sockets: "
+        + (
+            "TCP_NODELAY set on each connection (`--tcp-nodelay`)."
+            if args.tcp_nodelay
+            else "uvicorn defaults; with several workers Nagle's algorithm stays on (uvicorn "
+            "issue #3149), which adds ~40 ms to every keep-alive request after the first."
+        ),
     ]
     lines += [
         "",
@@ -607,6 +653,12 @@ def main() -> None:
         "database with, as the peer in the same run",
     )
     parser.add_argument("--peer-label", default="HEAD", help="name of the peer in the table")
+    parser.add_argument(
+        "--tcp-nodelay",
+        action="store_true",
+        help="serve with TCP_NODELAY on every connection (works around uvicorn issue #3149: "
+        "with --workers N, Nagle's algorithm adds ~40 ms per keep-alive request)",
+    )
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--no-write", action="store_true", help="print, do not edit BENCHMARKS.md")
     # internal modes

@@ -101,15 +101,13 @@ def test_demo_no_serve_builds_and_loads_the_store(tmp_path: Path) -> None:
     assert imports == 2  # both loads are in the audit ledger
 
 
-def test_demo_gives_lost_credentials_new_passwords(tmp_path: Path) -> None:
+def test_demo_gives_lost_credentials_new_passwords(engine, tmp_path: Path) -> None:
     """A deleted credentials file is not a dead end: the accounts get new passwords."""
     from tocsin.demo_accounts import ensure_demo_accounts, read_credentials
     from tocsin.security.passwords import fast_passwords_for_tests
-    from tocsin.store.db import make_engine
 
     home = tmp_path / "home"
     home.mkdir()
-    engine = make_engine(f"sqlite:///{home / 'tocsin.sqlite'}")
     passwords = fast_passwords_for_tests()
     first = ensure_demo_accounts(engine, home, passwords)
     assert first.created == ("analyst", "protection")
@@ -147,7 +145,11 @@ def test_demo_data_dir_loads_real_format_files(tmp_path: Path) -> None:
         timeout=600,
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    assert _events(home / "tocsin.sqlite") == 2
+    db = home / "tocsin.sqlite"
+    assert _events(db) == 2
+    assert _count(db, "SELECT count(*) FROM users") == 2  # the accounts are made for real data too
+    assert _count(db, "SELECT count(*) FROM intake_reports") == 0  # nothing invented for it
+    assert "forecast: skipped" in run.stdout  # two events are too few to train on, and it says so
 
 
 def _free_port() -> int:
@@ -180,3 +182,91 @@ def test_demo_serves_the_overview_on_loopback(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_demo_credentials_sign_in_and_land_on_the_dashboard(sqlite_engine, tmp_path: Path) -> None:
+    """The file's password and TOTP secret really open the web interface."""
+    from tests.api.support import make_env
+    from tocsin.demo_accounts import ensure_demo_accounts, read_credentials
+    from tocsin.security import totp
+
+    env = make_env(sqlite_engine, tmp_path / "home")
+    result = ensure_demo_accounts(sqlite_engine, env.settings.home, env.settings.passwords)
+    analyst = read_credentials(result.path)["analyst"]
+    assert analyst.totp_secret is not None
+    env.clock.advance(seconds=31)
+    form = {
+        "username": analyst.username,
+        "password": analyst.password,
+        "totp": totp.code_at(analyst.totp_secret, env.clock()),
+        "next": "/reports",
+    }
+    done = env.client.post("/login", data=form, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/reports"
+    home = env.client.get("/", follow_redirects=False)
+    assert home.status_code == 303 and home.headers["location"] == "/dashboard"
+    assert env.client.get("/dashboard").status_code == 200
+    wrong = dict(form, password=analyst.password + "x")
+    env.client.cookies.clear()
+    assert env.client.post("/login", data=wrong, follow_redirects=False).status_code != 303
+
+
+def test_demo_credentials_file_that_was_tampered_with_counts_as_lost(
+    sqlite_engine, tmp_path: Path
+) -> None:
+    from tocsin.demo_accounts import ensure_demo_accounts, read_credentials
+    from tocsin.security.passwords import fast_passwords_for_tests
+
+    passwords = fast_passwords_for_tests()
+    first = ensure_demo_accounts(sqlite_engine, tmp_path, passwords)
+    first.path.write_bytes(b"\xff\xfe not text \x00" * 1000)
+    assert read_credentials(first.path) == {}
+    first.path.write_text("username: analyst\nrole: analyst\npassword: guessed\n")
+    repaired = ensure_demo_accounts(sqlite_engine, tmp_path, passwords)
+    assert repaired.reset == ("analyst", "protection")  # a wrong password is never kept
+    assert "guessed" not in repaired.path.read_text(encoding="utf-8")
+
+
+def test_demo_never_takes_over_an_account_of_another_role(sqlite_engine, tmp_path: Path) -> None:
+    from tocsin.demo_accounts import ensure_demo_accounts
+    from tocsin.security import users as accounts
+    from tocsin.security.audit import Actor
+    from tocsin.security.keys import KeyRing
+    from tocsin.security.passwords import fast_passwords_for_tests
+    from tocsin.security.txn import write_transaction
+
+    passwords = fast_passwords_for_tests()
+    with write_transaction(sqlite_engine) as conn:
+        accounts.create_user(
+            conn,
+            passwords,
+            KeyRing(tmp_path),
+            username="analyst",
+            display_name="A real admin",
+            role="admin",
+            password="a-long-Passphrase-of-the-admin-42",
+            actor=Actor.cli(),
+        )
+    result = ensure_demo_accounts(sqlite_engine, tmp_path, passwords)
+    assert result.skipped == ("analyst",)
+    assert [c.username for c in result.credentials] == ["protection"]
+
+
+def test_demo_keeps_an_existing_trigger_file_and_reports_a_broken_one(
+    sqlite_engine, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    from tocsin.demo import step_alerts
+    from tocsin.demo_alerts import ensure_trigger_file, hotspot_sites
+
+    assert hotspot_sites(sqlite_engine) == []  # an empty store: no sites, no error
+    path = tmp_path / "alerts" / "triggers.yaml"
+    written, created = ensure_trigger_file(sqlite_engine, None, path)
+    assert created and written == path
+    mine = "mission: MINE\n"  # a mission's own (here: broken) file is never overwritten
+    path.write_text(mine, encoding="utf-8")
+    assert ensure_trigger_file(sqlite_engine, None, path) == (path, False)
+    assert path.read_text(encoding="utf-8") == mine
+    monkeypatch.setenv("TOCSIN_ALERTS_CONFIG", str(path))
+    step_alerts(sqlite_engine, None)  # says what is wrong, and the demo goes on
+    said = capsys.readouterr().out.replace("\n", " ")
+    assert "not evaluated" in said and "invalid trigger file" in said

@@ -105,7 +105,6 @@ def run_demo_forecast(
             "draws": draws,
             "mix_weight": fitted.mix_weight,
             "calibration": asdict(fitted.calibration),
-            "step_mix": [asdict(g) for g in fitted.step_mix],
             "made_by": "tocsin demo",
         },
         fitted=fitted,

@@ -173,25 +173,3 @@ def test_prio_grid_panels_get_neighbour_rings() -> None:
     assert at[two_away, cube.names.index("nb1_sum12")] == 0
     assert at[two_away, cube.names.index("nb2_sum12")] == 6
     assert at[index[centre + 1], cube.names.index("nb1_sum12")] == 6
-
-
-def test_each_step_group_chooses_its_own_mixture_weight() -> None:
-    # Short steps score best on the model alone, long steps on the unit's history alone.
-    step = np.repeat([1, 2, 6, 20, 30], 300).astype(float)
-    short = step <= 3
-    scores = {
-        (1.0, 0.0): np.where(short, 1.0, 5.0),
-        (1.0, 1.0): np.where(short, 4.0, 2.0),
-    }
-    config = model.ModelConfig(step_groups=(3, 12))
-    groups = model._step_mix(scores, np.ones(step.size), step, (1.0, 0.5), config)
-    assert [(g.last_step, g.weight) for g in groups] == [(3, 0.0), (12, 1.0), (None, 1.0)]
-    fitted = model.FittedModel(config, [], None, None, None, 0.5, step_mix=groups)  # type: ignore[arg-type]
-    assert fitted.mix_for_step(2) == (1.0, 0.0) and fitted.mix_for_step(36) == (1.0, 1.0)
-
-
-def test_a_step_group_with_too_few_validation_rows_takes_the_overall_choice() -> None:
-    step = np.full(300, 1.0)
-    scores = {(1.0, 0.0): np.ones(300), (1.0, 1.0): np.full(300, 2.0)}
-    groups = model._step_mix(scores, np.ones(300), step, (0.75, 0.3), model.ModelConfig())
-    assert [(g.spread, g.weight) for g in groups] == [(1.0, 0.0), (0.75, 0.3), (0.75, 0.3)]

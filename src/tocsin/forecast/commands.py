@@ -444,7 +444,6 @@ def run_command(
                     "draws": draws,
                     "mix_weight": fitted.mix_weight,
                     "calibration": asdict(fitted.calibration),
-                    "step_mix": [asdict(g) for g in fitted.step_mix],
                 },
                 fitted=fitted,
                 design=design,

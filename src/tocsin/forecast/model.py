@@ -61,14 +61,8 @@ class ModelConfig:
     steps_per_origin: int | None = None
     validation_months: int = 12
     validation_folds: int = 2
-    # Inner validation may choose anything from the pure model (0) to pure conflictology (1):
-    # where the model adds nothing over the unit's own history, validation should say so.
-    mix_weights: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(11))
-    spread_factors: tuple[float, ...] = (0.5, 0.75, 1.0, 1.25)
-    # Steps are validated in groups (1-3, 4-12, 13 and on), each choosing its own spread factor
-    # and mixture weight: the unit's recent months say more about next month than about the
-    # month three years on. () makes one choice for all steps.
-    step_groups: tuple[int, ...] = (3, 12)
+    mix_weights: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
+    spread_factors: tuple[float, ...] = (0.5, 0.75, 1.0)
     calibrate: bool = True
     min_training_months: int = 6
     min_positive_rows: int = 30
@@ -147,16 +141,6 @@ class Calibration:
         return ResidualBins(bins.edges, tuple(r * self.spread for r in bins.residuals))
 
 
-@dataclass(frozen=True)
-class StepMix:
-    """Spread factor and mixture weight chosen by validation for steps up to ``last_step``
-    (None: every later step)."""
-
-    last_step: int | None
-    spread: float
-    weight: float
-
-
 @dataclass
 class FittedModel:
     config: ModelConfig
@@ -167,14 +151,6 @@ class FittedModel:
     mix_weight: float
     calibration: Calibration = field(default_factory=lambda: Calibration())
     validation: dict = field(default_factory=dict)
-    step_mix: tuple[StepMix, ...] = ()
-
-    def mix_for_step(self, step: int) -> tuple[float, float]:
-        """(spread factor, mixture weight) for forecasts ``step`` months ahead."""
-        for group in self.step_mix:
-            if group.last_step is None or step <= group.last_step:
-                return group.spread, group.weight
-        return self.calibration.spread, self.mix_weight
 
     @property
     def base_column(self) -> int:
@@ -419,7 +395,7 @@ def fit(
             f"fatalities (at least {config.min_positive_rows} needed)"
         )
     names = [*cube.names, "step"]
-    residuals, mix_weight, validation, calibration, step_mix = _validate(data, cutoff, config)
+    residuals, mix_weight, validation, calibration = _validate(data, cutoff, config)
     clf, reg = _fit_pair(data, np.ones(len(data.y), dtype=bool), config)
     if residuals is None:
         # Too little validation data: fall back on in-sample residuals, widened by the ratio
@@ -439,7 +415,6 @@ def fit(
         mix_weight,
         calibration=calibration,
         validation=validation,
-        step_mix=step_mix,
     )
 
 
@@ -451,7 +426,7 @@ def _validate(data: TrainingSet, cutoff: int, config: ModelConfig):  # noqa: ANN
     predictions come: the residual spread of the intensity part, Platt scaling of ``P(y > 0)``,
     and the spread factor and mixture weight that minimise the (row-weighted) CRPS.
     """
-    ps, mus, ys, confs, ws, steps = [], [], [], [], [], []
+    ps, mus, ys, confs, ws = [], [], [], [], []
     for k in range(1, config.validation_folds + 1):
         split = cutoff - k * config.validation_months
         early = data.target_month <= split
@@ -468,34 +443,21 @@ def _validate(data: TrainingSet, cutoff: int, config: ModelConfig):  # noqa: ANN
         ys.append(data.y[late])
         confs.append(data.conflictology[late])
         ws.append(data.weight[late])
-        steps.append(data.x[late, -1])
     if not ys:
-        return None, 0.0, {}, Calibration(), ()
+        return None, 0.0, {}, Calibration()
     p, mu, y = np.concatenate(ps), np.concatenate(mus), np.concatenate(ys)
-    conf, weight, step = np.vstack(confs), np.concatenate(ws), np.concatenate(steps)
+    conf, weight = np.vstack(confs), np.concatenate(ws)
     pos = y > 0
     if pos.sum() < MIN_VALIDATION_RESIDUALS:
-        return None, 0.0, {}, Calibration(), ()
+        return None, 0.0, {}, Calibration()
     residuals = ResidualBins.from_validation(
         mu[pos], np.log1p(y[pos]) - mu[pos], config.residuals_per_bin
     )
     a, b = _platt(p, pos, weight) if config.calibrate else (1.0, 0.0)
     calibrated = Calibration(a, b).probability(p)
-    scores = _mix_scores(calibrated, mu, residuals, y, conf, config)
-    spread, mix_weight = _best(scores, weight, np.ones(len(y), dtype=bool))
-    step_mix = _step_mix(scores, weight, step, (spread, mix_weight), config)
-    validation = {
-        "validation_crps": {
-            f"spread={k[0]} w={k[1]}": float(np.average(v, weights=weight))
-            for k, v in scores.items()
-        },
-        "mix_weight": mix_weight,
-        "spread": spread,
-        "step_mix": [[g.last_step, g.spread, g.weight] for g in step_mix],
-        "folds": len(ys),
-        "platt": [a, b],
-    }
-    return residuals, mix_weight, validation, Calibration(a, b, spread), step_mix
+    spread, mix_weight, validation = _choose_mix(calibrated, mu, residuals, y, conf, weight, config)
+    validation.update(folds=len(ys), platt=[a, b])
+    return residuals, mix_weight, validation, Calibration(a, b, spread)
 
 
 def _platt(p: np.ndarray, positive: np.ndarray, weight: np.ndarray) -> tuple[float, float]:
@@ -594,36 +556,17 @@ def crps_of_draws(y: np.ndarray, draws: np.ndarray) -> np.ndarray:
     return np.abs(x - y[:, None]).mean(axis=1) - (x * weights).sum(axis=1)
 
 
-def _mix_scores(p, mu, residuals, y, conf, config):  # noqa: ANN001, ANN202, PLR0913
-    """Validation CRPS of every row for each (spread factor, mixture weight)."""
+def _choose_mix(p, mu, residuals, y, conf, weight, config):  # noqa: ANN001, ANN202, PLR0913
+    """Spread factor and mixture weight minimising the (row-weighted) validation CRPS."""
     scores = {}
     for spread in config.spread_factors:
         base = hurdle_quantiles(p, mu, Calibration(spread=spread).residuals(residuals), 100)
         for w in config.mix_weights:
-            scores[(spread, w)] = crps_of_draws(y, mixture_draws(base, conf, w))
-    return scores
-
-
-def _best(scores: dict, weight: np.ndarray, rows: np.ndarray) -> tuple[float, float]:
-    """The (spread, weight) with the lowest row-weighted mean CRPS over ``rows``."""
-    means = {k: float(np.average(v[rows], weights=weight[rows])) for k, v in scores.items()}
-    return min(means, key=means.get)
-
-
-# A step group with fewer validation rows than this takes the choice made on all steps.
-MIN_GROUP_ROWS = 200
-
-
-def _step_mix(scores, weight, step, overall, config):  # noqa: ANN001, ANN202
-    """One (spread, weight) choice per group of steps (``config.step_groups``)."""
-    groups = []
-    lower = 0
-    for upper in [*config.step_groups, None]:
-        rows = (step > lower) if upper is None else (step > lower) & (step <= upper)
-        spread, w = _best(scores, weight, rows) if rows.sum() >= MIN_GROUP_ROWS else overall
-        groups.append(StepMix(upper, spread, w))
-        lower = upper if upper is not None else lower
-    return tuple(groups)
+            crps = crps_of_draws(y, mixture_draws(base, conf, w))
+            scores[(spread, w)] = float(np.average(crps, weights=weight))
+    spread, w = min(scores, key=scores.get)
+    table = {f"spread={k[0]} w={k[1]}": v for k, v in scores.items()}
+    return spread, w, {"validation_crps": table, "mix_weight": w, "spread": spread}
 
 
 def _predict_draws(fitted, x_now, steps, history, target, units_now, n_draws, rng):  # noqa: ANN001, ANN202
@@ -636,11 +579,8 @@ def _predict_draws(fitted, x_now, steps, history, target, units_now, n_draws, rn
         design[:, j, :] = x
         p = fitted.calibration.probability(fitted.classifier.predict(x))
         mu = np.nan_to_num(x[:, fitted.base_column]) + fitted.regressor.predict(x)
-        spread, w = fitted.mix_for_step(int(s))
-        base = hurdle_quantiles(
-            p, mu, Calibration(spread=spread).residuals(fitted.residuals), n_draws
-        )
-        mixed = mixture_draws(base, conf, w)
+        base = hurdle_quantiles(p, mu, fitted.calibration.residuals(fitted.residuals), n_draws)
+        mixed = mixture_draws(base, conf, fitted.mix_weight)
         # Draw order carries no meaning; shuffle it so draw k is not "the k-th quantile".
         perm = rng.permuted(np.tile(np.arange(n_draws), (n_units, 1)), axis=1)
         draws[:, j, :] = np.take_along_axis(mixed, perm, axis=1).astype(np.int64)
