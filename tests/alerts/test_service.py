@@ -20,6 +20,7 @@ from tocsin.alerts import service
 from tocsin.alerts.delivery import queue as q
 from tocsin.alerts.lifecycle import AlertState
 from tocsin.alerts.redaction import redact_for_tier
+from tocsin.alerts.triggers.config import ChannelConfig
 from tocsin.domain.taxonomy import SensitivityTier as Tier
 from tocsin.store.schema_alerts import alert_deliveries, alerts
 
@@ -28,6 +29,12 @@ NOW = datetime(2024, 5, 3, 9, 0, tzinfo=UTC)
 
 def _only(cfg, *ids):  # noqa: ANN001, ANN002, ANN202
     return cfg.model_copy(update={"triggers": tuple(t for t in cfg.triggers if t.id in ids)})
+
+
+def parse_channels(text: str) -> tuple[ChannelConfig, ...]:
+    import yaml
+
+    return tuple(ChannelConfig.model_validate(c) for c in yaml.safe_load(text))
 
 
 def _states(engine) -> dict[str, str]:  # noqa: ANN001
@@ -258,3 +265,35 @@ def test_tm_58_secrets_stay_out_of_the_trigger_file() -> None:
     assert secret_env_name("ops-hook") == "TOCSIN_ALERTS_WEBHOOK_SECRET_OPS_HOOK"
     senders = build_senders(cfg, {"TOCSIN_ALERTS_WEBHOOK_SECRET_OPS_HOOK": "s" * 32})
     assert set(senders) == {"webhook"}  # no SMS gateway given: SMS rows wait in the queue
+
+
+def test_escalation_reaches_the_recipients_of_the_notified_roles(engine) -> None:  # noqa: ANN001
+    save_probabilities(engine, {"CF52": [(0.7, 0.1)]})
+    base = _only(config(), "fc")
+    extra = parse_channels(
+        """
+        - {name: duty-phone, kind: sms, target: "+236700000009", tier: internal,
+           escalation_roles: [duty_officer], on_issue: false}
+        - {name: hoo-mail, kind: email, target: "hoo@mission.example", tier: public,
+           escalation_roles: [head_of_office], on_issue: false}
+        """
+    )
+    cfg = base.model_copy(update={"channels": base.channels + extra})
+    (alert_id,) = service.evaluate_round(engine, cfg, now=NOW).issued
+
+    def queued() -> list[str]:
+        with engine.connect() as conn:
+            return [r.channel for r in conn.execute(select(alert_deliveries.c.channel))]
+
+    assert sorted(queued()) == ["ops-hook"]  # escalation-only recipients hear nothing on issue
+    first = service.evaluate_round(engine, cfg, now=NOW + timedelta(hours=5))
+    assert first.escalated == [alert_id] and first.queued == 1
+    assert sorted(queued()) == ["duty-phone", "ops-hook"]
+    second = service.evaluate_round(engine, cfg, now=NOW + timedelta(hours=7))
+    # head of office's channel is public, below the alert's internal tier: withheld, not leaked
+    assert second.escalated == [alert_id] and second.queued == 0
+    assert sorted(queued()) == ["duty-phone", "ops-hook"]
+    with engine.connect() as conn:
+        withheld = [d for a, _t, d in ledger(conn) if a == "alert.deliveries_queued"][-1]
+    assert withheld["withheld_channels"] == ["hoo-mail"]
+    assert service.evaluate_round(engine, cfg, now=NOW + timedelta(hours=9)).queued == 0

@@ -25,6 +25,7 @@ from tocsin.alerts.lifecycle import (
     acknowledge,
     assign_response,
     close,
+    due_escalations,
     escalate_overdue,
     issue,
 )
@@ -84,7 +85,9 @@ def issue_stored(
     before = repo.load_alert(conn, alert_id)
     after, event = issue(before, actor=actor, at=now, ladder=ladder)
     repo.save_transition(conn, before, after, [event])
-    dispatched = enqueue_alert(conn, after, list(channels), sender=sender, now=now)
+    dispatched = enqueue_alert(
+        conn, after, [c for c in channels if c.on_issue], sender=sender, now=now
+    )
     return StepResult(after, (event,), dispatched)
 
 
@@ -153,13 +156,38 @@ def close_stored(
 
 
 def escalate_stored(
-    conn: Connection, before: Alert, *, ladder: EscalationLadder, now: datetime
+    conn: Connection,
+    before: Alert,
+    *,
+    ladder: EscalationLadder,
+    now: datetime,
+    channels: Iterable[Channel] = (),
+    sender: str = "tocsin",
 ) -> StepResult | None:
+    """Take the ladder steps now due and queue the alert for the recipients standing for the
+    roles each step notifies (still redacted to each channel's tier)."""
+    due = due_escalations(before, ladder, now)
     after, events = escalate_overdue(before, ladder, now)
     if not events:
         return None
     repo.save_transition(conn, before, after, events)
-    return StepResult(after, tuple(events))
+    channels = list(channels)
+    enqueued: list[int] = []
+    already: list[int] = []
+    skipped: dict[str, str] = {}
+    for level, step in due:
+        reached = [c for c in channels if c.escalation_roles & set(step.notify)]
+        if reached:
+            result = enqueue_alert(
+                conn, after, reached, sender=sender, now=now, occasion=f"escalation-{level}"
+            )
+            enqueued += result.enqueued
+            already += result.already_queued
+            skipped.update(result.skipped)
+    dispatched = (
+        DispatchResult(enqueued, already, skipped) if enqueued or already or skipped else None
+    )
+    return StepResult(after, tuple(events), dispatched)
 
 
 def is_open(alert: Alert) -> bool:

@@ -190,10 +190,14 @@ def _store(
             assert step.dispatch is not None
             report.queued += len(step.dispatch.enqueued)
     for overdue in repo.overdue_alerts(conn, now):
-        step_e = escalate_stored(conn, overdue, ladder=ladder, now=now)
+        step_e = escalate_stored(
+            conn, overdue, ladder=ladder, now=now, channels=channels, sender=cfg.sender
+        )
         if step_e is not None:
             ledger.extend(step_e.ledger(SYSTEM_ACTOR))
             report.escalated.append(overdue.id)
+            if step_e.dispatch is not None:
+                report.queued += len(step_e.dispatch.enqueued)
     return ledger
 
 

@@ -29,6 +29,10 @@ class Channel:
     tier: SensitivityTier
     max_attempts: int = 8
     allow_http: bool = False  # webhooks only; for receivers on the same host or in tests
+    # Roles this recipient stands for on the escalation ladder (e.g. the duty officer's phone):
+    # an escalation step that names one of them queues the alert here again.
+    escalation_roles: frozenset[str] = frozenset()
+    on_issue: bool = True  # False: the recipient hears only of escalations
 
     def __post_init__(self) -> None:
         if self.kind == "webhook":
@@ -85,8 +89,12 @@ def enqueue_alert(
     sender: str,
     now: datetime,
     msg_type: str = "Alert",
+    occasion: str | None = None,
 ) -> DispatchResult:
-    """Queue ``alert`` for every channel cleared for it; report the others and why."""
+    """Queue ``alert`` for every channel cleared for it; report the others and why.
+
+    ``occasion`` (e.g. ``escalation-2``) makes a later sending of the same alert to the same
+    channel a new delivery instead of a duplicate of the first."""
     if alert.state not in {
         AlertState.ISSUED,
         AlertState.ACKNOWLEDGED,
@@ -130,7 +138,9 @@ def enqueue_alert(
             subject=subject,
             payload=payload,
             now=now,
-            idempotency_key=f"{alert.id}:{msg_type}:{ch.name}",
+            idempotency_key=":".join(
+                part for part in (alert.id, msg_type, occasion, ch.name) if part
+            ),
             max_attempts=ch.max_attempts,
         )
         (enqueued if created else already).append(row_id)

@@ -280,6 +280,12 @@ class ChannelConfig(_Strict):
     tier: SensitivityTier
     max_attempts: int = Field(default=8, ge=1, le=50)
     allow_http: bool = False
+    escalation_roles: tuple[str, ...] = Field(
+        default=(),
+        max_length=20,
+        description="roles of the escalation ladder this recipient stands for",
+    )
+    on_issue: bool = Field(default=True, description="false: receives escalations only")
 
     @model_validator(mode="after")
     def _target_ok(self) -> ChannelConfig:
@@ -288,7 +294,14 @@ class ChannelConfig(_Strict):
 
     def to_channel(self) -> Channel:
         return Channel(
-            self.name, self.kind, self.target, self.tier, self.max_attempts, self.allow_http
+            self.name,
+            self.kind,
+            self.target,
+            self.tier,
+            self.max_attempts,
+            self.allow_http,
+            frozenset(self.escalation_roles),
+            self.on_issue,
         )
 
 
