@@ -9,7 +9,7 @@ keeps the run it has.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
@@ -49,8 +49,9 @@ def run_demo_forecast(
 ) -> DemoForecast:
     """Forecasts ``TARGET`` for every unit of ``level`` from the store's ``datasets``; raises
     ``ForecastError`` (with a reason to show) when there is nothing to forecast from."""
-    from tocsin.forecast import events, model, neighbours, panel_build, runs
+    from tocsin.forecast import events, model, panel_build, runs
     from tocsin.forecast.registry import partitions
+    from tocsin.forecast.store_run import forecast_and_save
 
     frame = events.read_store_events(engine, datasets=list(datasets))
     if frame.empty:
@@ -75,39 +76,19 @@ def run_demo_forecast(
         return DemoForecast(
             previous.id, level, previous.n_units, previous.first_month, previous.last_month, True
         )
-    first, second = neighbours.for_panel(built)
     # Lighter than the command's defaults, so the demo stays quick on a laptop; the run records
     # the settings it used, and `tocsin forecast run` makes a full one.
     cfg = replace(model.default_config(built), n_estimators=100, steps_per_origin=min(steps, 4))
-    forecast, fitted, design = model.forecast(
-        built,
-        TARGET,
-        window.months,
-        draws,
-        seed,
-        config=cfg,
-        neighbours=first,
-        second_ring=second,
-    )
-    run_id = runs.save_run(
+    saved = forecast_and_save(
         engine,
-        forecast=forecast,
-        model_name=model.MODEL_NAME,
-        model_version=model.MODEL_VERSION,
+        built,
         level=level,
         target=TARGET,
-        data_cutoff=cutoff,
+        cutoff=cutoff,
+        steps=steps,
+        draws=draws,
         seed=seed,
-        input_hash=input_hash,
-        config={
-            "model": asdict(cfg),
-            "steps": steps,
-            "draws": draws,
-            "mix_weight": fitted.mix_weight,
-            "calibration": asdict(fitted.calibration),
-            "made_by": "tocsin demo",
-        },
-        fitted=fitted,
-        design=design,
+        config=cfg,
+        notes={"made_by": "tocsin demo"},
     )
-    return DemoForecast(run_id, level, len(forecast.units), window.first, window.last, reused=False)
+    return DemoForecast(saved.run_id, level, saved.n_units, window.first, window.last, reused=False)

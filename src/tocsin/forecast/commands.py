@@ -7,7 +7,6 @@ import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -387,7 +386,8 @@ def run_command(
 ) -> None:
     """Forecast every unit at the level from the store and save the run (draws, summaries,
     explanations) with model version, data cut-off and input hash."""
-    from tocsin.forecast import countries, events, model, panel_build, runs
+    from tocsin.forecast import countries, events, panel_build, runs
+    from tocsin.forecast.store_run import forecast_and_save
     from tocsin.store.db import make_engine
 
     with _clear_errors():
@@ -415,41 +415,19 @@ def run_command(
                 last_month=cut,
             )
             progress.update(task, advance=1, description="fitting and forecasting")
-            window = partitions.forecast_window(cut, steps)
-            request = _request(built, target, draws, seed)
-            forecast, fitted, design = model.forecast(
-                built,
-                target,
-                window.months,
-                draws,
-                seed,
-                config=request.config,
-                neighbours=request.neighbours,
-                second_ring=request.second_ring,
-            )
-            progress.update(task, advance=1, description="saving")
-            run_id = runs.save_run(
+            saved = forecast_and_save(
                 engine,
-                forecast=forecast,
-                model_name=model.MODEL_NAME,
-                model_version=model.MODEL_VERSION,
+                built,
                 level=level,
                 target=target,
-                data_cutoff=cut,
+                cutoff=cut,
+                steps=steps,
+                draws=draws,
                 seed=seed,
-                input_hash=runs.panel_hash(built, target),
-                config={
-                    "model": asdict(request.config),
-                    "steps": steps,
-                    "draws": draws,
-                    "mix_weight": fitted.mix_weight,
-                    "calibration": asdict(fitted.calibration),
-                },
-                fitted=fitted,
-                design=design,
                 explain_top=explain_top,
             )
-            progress.advance(task)
+            run_id, window = saved.run_id, saved.window
+            progress.update(task, advance=2)
         values = runs.run_values(engine, run_id, month_id=window.first)
     table = Table(
         title=f"run {run_id}: {target}, {partitions.month_label(window.first)}, highest risk"
@@ -466,7 +444,7 @@ def run_command(
         )
     out.print(table)
     out.print(
-        f"saved forecast run {run_id} ({len(forecast.units)} units, {steps} months, data to "
+        f"saved forecast run {run_id} ({saved.n_units} units, {steps} months, data to "
         f"{partitions.month_label(cut)})"
     )
 
