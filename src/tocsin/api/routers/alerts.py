@@ -14,6 +14,8 @@ Who may do what: ``tocsin.alerts.access``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -317,35 +319,55 @@ def get_alert(
 _CONFLICT = {409: {"description": "the alert's state does not allow this step"}}
 
 
-@router.post(
-    "/{alert_id}/issue", response_model=AlertOut, responses=_CONFLICT, summary="Issue a draft"
-)
-def issue_alert(
-    alert_id: AlertId,
+@dataclass(frozen=True)
+class Stepper:
+    """What every lifecycle step needs: who acts, the request's transaction, the clock."""
+
+    principal: Principal
+    uow: UnitOfWork
+    services: Services
+
+    @property
+    def actor(self) -> str:
+        return lifecycle_actor(self.principal)
+
+    def step(
+        self, alert_id: str, action: AlertAction, run: Callable[[datetime], StepResult]
+    ) -> dict[str, Any]:
+        """Checks the caller may take ``action`` on this alert, runs the step at the request's
+        time within the caller's tier, audits it and answers with the alert as now seen."""
+        tier = _require(self.principal, action)
+        now = self.services.settings.clock()
+        return _step(self.uow, self.principal, alert_id, tier, now, lambda: run(now))
+
+
+def stepper(
     principal: Principal = Depends(current_principal),
     uow: UnitOfWork = Depends(get_uow),
     services: Services = Depends(get_services),
-) -> dict[str, Any]:
+) -> Stepper:
+    return Stepper(principal, uow, services)
+
+
+@router.post(
+    "/{alert_id}/issue", response_model=AlertOut, responses=_CONFLICT, summary="Issue a draft"
+)
+def issue_alert(alert_id: AlertId, ctx: Stepper = Depends(stepper)) -> dict[str, Any]:
     """Confirms a draft: sets its acknowledgement deadline and queues it, redacted per
     channel, for every channel of the mission's trigger file cleared for its tier."""
-    tier = _require(principal, AlertAction.ISSUE)
-    _load(uow, alert_id, tier)
+    _load(ctx.uow, alert_id, _require(ctx.principal, AlertAction.ISSUE))
     cfg = _config()
     if cfg is None:  # a state of this server, not a fault: nothing can be issued until fixed
         raise HTTPException(
             409, "alerts are not configured on this server: no valid trigger file to issue with"
         )
-    now = services.settings.clock()
-    return _step(
-        uow,
-        principal,
+    return ctx.step(
         alert_id,
-        tier,
-        now,
-        lambda: issue_stored(
-            uow.conn,
+        AlertAction.ISSUE,
+        lambda now: issue_stored(
+            ctx.uow.conn,
             alert_id,
-            actor=lifecycle_actor(principal),
+            actor=ctx.actor,
             now=now,
             ladder=cfg.ladder(),
             channels=cfg.delivery_channels(),
@@ -360,21 +382,11 @@ def issue_alert(
     responses=_CONFLICT,
     summary="Acknowledge an issued alert",
 )
-def acknowledge_alert(
-    alert_id: AlertId,
-    principal: Principal = Depends(current_principal),
-    uow: UnitOfWork = Depends(get_uow),
-    services: Services = Depends(get_services),
-) -> dict[str, Any]:
-    tier = _require(principal, AlertAction.ACKNOWLEDGE)
-    now = services.settings.clock()
-    return _step(
-        uow,
-        principal,
+def acknowledge_alert(alert_id: AlertId, ctx: Stepper = Depends(stepper)) -> dict[str, Any]:
+    return ctx.step(
         alert_id,
-        tier,
-        now,
-        lambda: acknowledge_stored(uow.conn, alert_id, actor=lifecycle_actor(principal), now=now),
+        AlertAction.ACKNOWLEDGE,
+        lambda now: acknowledge_stored(ctx.uow.conn, alert_id, actor=ctx.actor, now=now),
     )
 
 
@@ -385,24 +397,15 @@ def acknowledge_alert(
     summary="Assign a response (patrol, engagement, referral, early-warning message)",
 )
 def assign_response(
-    alert_id: AlertId,
-    body: ResponseIn,
-    principal: Principal = Depends(current_principal),
-    uow: UnitOfWork = Depends(get_uow),
-    services: Services = Depends(get_services),
+    alert_id: AlertId, body: ResponseIn, ctx: Stepper = Depends(stepper)
 ) -> dict[str, Any]:
-    tier = _require(principal, AlertAction.RESPOND)
-    now = services.settings.clock()
-    return _step(
-        uow,
-        principal,
+    return ctx.step(
         alert_id,
-        tier,
-        now,
-        lambda: assign_stored(
-            uow.conn,
+        AlertAction.RESPOND,
+        lambda now: assign_stored(
+            ctx.uow.conn,
             alert_id,
-            actor=lifecycle_actor(principal),
+            actor=ctx.actor,
             now=now,
             kind=body.kind,
             description=body.description,
@@ -423,22 +426,22 @@ def update_task(
     task_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,36}$")],
     action: Literal["start", "complete", "cancel"],
     body: TaskUpdateIn | None = None,
-    principal: Principal = Depends(current_principal),
-    uow: UnitOfWork = Depends(get_uow),
-    services: Services = Depends(get_services),
+    ctx: Stepper = Depends(stepper),
 ) -> dict[str, Any]:
-    tier = _require(principal, AlertAction.RESPOND)
-    now = services.settings.clock()
-
-    def run() -> StepResult:
+    def run(now: datetime) -> StepResult:
         task = update_task_stored(
-            uow.conn, alert_id, task_id, action=action, now=now, note=body.note if body else None
+            ctx.uow.conn,
+            alert_id,
+            task_id,
+            action=action,
+            now=now,
+            note=body.note if body else None,
         )
-        return StepResult(repo.load_alert(uow.conn, alert_id), (), task=task)
+        return StepResult(repo.load_alert(ctx.uow.conn, alert_id), (), task=task)
 
-    view = _step(uow, principal, alert_id, tier, now, run)
-    uow.audit(
-        principal.actor(),
+    view = ctx.step(alert_id, AlertAction.RESPOND, run)
+    ctx.uow.audit(
+        ctx.principal.actor(),
         f"alert.task_{action}",
         f"alert:{alert_id}",
         {"task_id": task_id, "note_given": bool(body and body.note)},
@@ -453,25 +456,16 @@ def update_task(
     summary="Close with an outcome (or reject a draft: outcome 'rejected')",
 )
 def close_alert(
-    alert_id: AlertId,
-    body: CloseIn,
-    principal: Principal = Depends(current_principal),
-    uow: UnitOfWork = Depends(get_uow),
-    services: Services = Depends(get_services),
+    alert_id: AlertId, body: CloseIn, ctx: Stepper = Depends(stepper)
 ) -> dict[str, Any]:
-    action = AlertAction.ISSUE if body.outcome is Outcome.REJECTED else AlertAction.CLOSE
-    tier = _require(principal, action)
-    now = services.settings.clock()
-    return _step(
-        uow,
-        principal,
+    rejecting = body.outcome is Outcome.REJECTED
+    return ctx.step(
         alert_id,
-        tier,
-        now,
-        lambda: close_stored(
-            uow.conn,
+        AlertAction.ISSUE if rejecting else AlertAction.CLOSE,
+        lambda now: close_stored(
+            ctx.uow.conn,
             alert_id,
-            actor=lifecycle_actor(principal),
+            actor=ctx.actor,
             now=now,
             outcome=body.outcome,
             note=body.note,

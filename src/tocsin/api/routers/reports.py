@@ -26,6 +26,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -86,8 +87,7 @@ def signed_in(principal: Principal = Depends(current_principal)) -> Principal:
 def _writer(principal: Principal) -> None:
     if principal.role is Role.PUBLIC:
         raise HTTPException(403, "your role may not file reports here")
-    if principal.auth == "token" and TokenScope.WRITE not in (principal.token_scopes or ()):
-        raise HTTPException(403, "this token lacks the 'write' scope")
+    _writer_token(principal)
 
 
 @contextmanager
@@ -339,43 +339,64 @@ def read_report(
 # -- actions -----------------------------------------------------------------------------------
 
 
-def _respond(
-    uow: UnitOfWork, principal: Principal, report_id: str, now: datetime
-) -> dict[str, Any]:
-    return _read(uow, principal, report_id, now, "action")
+@dataclass(frozen=True)
+class Acting:
+    """What every workflow action needs: who acts, the request's transaction, the clock."""
+
+    principal: Principal
+    uow: UnitOfWork
+    services: Services
+
+    def run(self, report_id: str, change: Callable[[datetime], object]) -> dict[str, Any]:
+        """Applies ``change`` (given the request's time) and answers with the report as the
+        caller may now read it; service errors become HTTP errors and roll everything back."""
+        _writer_token(self.principal)
+        now = self.services.settings.clock()
+        with service_errors():
+            change(now)
+        return _read(self.uow, self.principal, report_id, now, "action")
+
+    def step(
+        self,
+        report_id: str,
+        expected_version: int | None,
+        action: Callable[[Any, Case, Any, datetime], object],
+    ) -> dict[str, Any]:
+        """A pure workflow step ``action(workflow, case, officer, now)`` through ``service.act``."""
+        return self.run(
+            report_id,
+            lambda now: service.act(
+                self.uow.conn,
+                self.principal,
+                report_id,
+                lambda wf, case, officer: action(wf, case, officer, now),
+                expected_version=expected_version,
+            ),
+        )
 
 
-def _acting(
-    report_id: str,
-    principal: Principal,
-    uow: UnitOfWork,
-    services: Services,
-    run: Callable[[datetime], object],
-) -> dict[str, Any]:
+def acting(
+    principal: Principal = Depends(signed_in),
+    uow: UnitOfWork = Depends(get_uow),
+    services: Services = Depends(get_services),
+) -> Acting:
+    return Acting(principal, uow, services)
+
+
+def _writer_token(principal: Principal) -> None:
     if principal.auth == "token" and TokenScope.WRITE not in (principal.token_scopes or ()):
         raise HTTPException(403, "this token lacks the 'write' scope")
-    now = services.settings.clock()
-    with service_errors():
-        run(now)
-    return _respond(uow, principal, report_id, now)
 
 
 @router.post("/{report_id}/triage", summary="Triage: confirm or correct class and tier")
 def triage(
-    report_id: ReportIdPath,
-    body: TriageIn,
-    principal: Principal = Depends(signed_in),
-    uow: UnitOfWork = Depends(get_uow),
-    services: Services = Depends(get_services),
+    report_id: ReportIdPath, body: TriageIn, ctx: Acting = Depends(acting)
 ) -> dict[str, Any]:
-    return _acting(
+    return ctx.run(
         report_id,
-        principal,
-        uow,
-        services,
         lambda now: service.triage(
-            uow.conn,
-            principal,
+            ctx.uow.conn,
+            ctx.principal,
             report_id,
             now=now,
             expected_version=body.expected_version,
@@ -387,22 +408,15 @@ def triage(
 
 @router.post("/{report_id}/assign", summary="Assign to an officer, with a due date")
 def assign(
-    report_id: ReportIdPath,
-    body: AssignIn,
-    principal: Principal = Depends(signed_in),
-    uow: UnitOfWork = Depends(get_uow),
-    services: Services = Depends(get_services),
+    report_id: ReportIdPath, body: AssignIn, ctx: Acting = Depends(acting)
 ) -> dict[str, Any]:
     if body.due is not None and body.due.tzinfo is None:
         raise HTTPException(422, "due must carry a timezone (e.g. 2026-03-04T12:00:00Z)")
-    return _acting(
+    return ctx.run(
         report_id,
-        principal,
-        uow,
-        services,
         lambda now: service.assign(
-            uow.conn,
-            principal,
+            ctx.uow.conn,
+            ctx.principal,
             report_id,
             assignee_user_id=body.assignee_id,
             now=now,
@@ -414,72 +428,34 @@ def assign(
 
 @router.post("/{report_id}/comment", summary="Add a comment")
 def comment(
-    report_id: ReportIdPath,
-    body: CommentIn,
-    principal: Principal = Depends(signed_in),
-    uow: UnitOfWork = Depends(get_uow),
-    services: Services = Depends(get_services),
+    report_id: ReportIdPath, body: CommentIn, ctx: Acting = Depends(acting)
 ) -> dict[str, Any]:
-    return _acting(
+    return ctx.step(
         report_id,
-        principal,
-        uow,
-        services,
-        lambda now: service.act(
-            uow.conn,
-            principal,
-            report_id,
-            lambda wf, c, o: wf.comment(c, o, text=body.text, now=now),
-            expected_version=body.expected_version,
-        ),
+        body.expected_version,
+        lambda wf, case, officer, now: wf.comment(case, officer, text=body.text, now=now),
     )
 
 
 @router.post("/{report_id}/grade", summary="Admiralty grade: reliability A-F, credibility 1-6")
-def grade(
-    report_id: ReportIdPath,
-    body: GradeIn,
-    principal: Principal = Depends(signed_in),
-    uow: UnitOfWork = Depends(get_uow),
-    services: Services = Depends(get_services),
-) -> dict[str, Any]:
-    return _acting(
+def grade(report_id: ReportIdPath, body: GradeIn, ctx: Acting = Depends(acting)) -> dict[str, Any]:
+    return ctx.step(
         report_id,
-        principal,
-        uow,
-        services,
-        lambda now: service.act(
-            uow.conn,
-            principal,
-            report_id,
-            lambda wf, c, o: wf.grade(
-                c, o, reliability=body.reliability, credibility=body.credibility, now=now
-            ),
-            expected_version=body.expected_version,
+        body.expected_version,
+        lambda wf, case, officer, now: wf.grade(
+            case, officer, reliability=body.reliability, credibility=body.credibility, now=now
         ),
     )
 
 
 @router.post("/{report_id}/start", summary="Start verification (triaged -> under verification)")
 def start(
-    report_id: ReportIdPath,
-    body: ConcludeIn,
-    principal: Principal = Depends(signed_in),
-    uow: UnitOfWork = Depends(get_uow),
-    services: Services = Depends(get_services),
+    report_id: ReportIdPath, body: ConcludeIn, ctx: Acting = Depends(acting)
 ) -> dict[str, Any]:
-    return _acting(
+    return ctx.step(
         report_id,
-        principal,
-        uow,
-        services,
-        lambda now: service.act(
-            uow.conn,
-            principal,
-            report_id,
-            lambda wf, c, o: wf.start_verification(c, o, now=now),
-            expected_version=body.expected_version,
-        ),
+        body.expected_version,
+        lambda wf, case, officer, now: wf.start_verification(case, officer, now=now),
     )
 
 
@@ -487,18 +463,13 @@ def _conclude_route(outcome: ReportState, body_type: type) -> Callable[..., dict
     def handler(
         report_id: ReportIdPath,
         body: body_type,  # type: ignore[valid-type]
-        principal: Principal = Depends(signed_in),
-        uow: UnitOfWork = Depends(get_uow),
-        services: Services = Depends(get_services),
+        ctx: Acting = Depends(acting),
     ) -> dict[str, Any]:
-        return _acting(
+        return ctx.run(
             report_id,
-            principal,
-            uow,
-            services,
             lambda now: service.conclude(
-                uow.conn,
-                principal,
+                ctx.uow.conn,
+                ctx.principal,
                 report_id,
                 outcome=outcome,
                 now=now,
@@ -528,43 +499,22 @@ for _path, _outcome, _body in (
 
 @router.post("/{report_id}/reopen", summary="Reopen a concluded report, with a reason")
 def reopen(
-    report_id: ReportIdPath,
-    body: ReopenIn,
-    principal: Principal = Depends(signed_in),
-    uow: UnitOfWork = Depends(get_uow),
-    services: Services = Depends(get_services),
+    report_id: ReportIdPath, body: ReopenIn, ctx: Acting = Depends(acting)
 ) -> dict[str, Any]:
-    return _acting(
+    return ctx.step(
         report_id,
-        principal,
-        uow,
-        services,
-        lambda now: service.act(
-            uow.conn,
-            principal,
-            report_id,
-            lambda wf, c, o: wf.reopen(c, o, reason=body.reason, now=now),
-            expected_version=body.expected_version,
-        ),
+        body.expected_version,
+        lambda wf, case, officer, now: wf.reopen(case, officer, reason=body.reason, now=now),
     )
 
 
 @router.post("/{report_id}/link", summary="Link to a new or an existing incident")
-def link(
-    report_id: ReportIdPath,
-    body: LinkIn,
-    principal: Principal = Depends(signed_in),
-    uow: UnitOfWork = Depends(get_uow),
-    services: Services = Depends(get_services),
-) -> dict[str, Any]:
-    return _acting(
+def link(report_id: ReportIdPath, body: LinkIn, ctx: Acting = Depends(acting)) -> dict[str, Any]:
+    return ctx.run(
         report_id,
-        principal,
-        uow,
-        services,
         lambda now: service.link(
-            uow.conn,
-            principal,
+            ctx.uow.conn,
+            ctx.principal,
             report_id,
             now=now,
             expected_version=body.expected_version,
@@ -609,8 +559,7 @@ def merge(
     uow: UnitOfWork = Depends(get_uow),
     services: Services = Depends(get_services),
 ) -> dict[str, Any]:
-    if principal.auth == "token" and TokenScope.WRITE not in (principal.token_scopes or ()):
-        raise HTTPException(403, "this token lacks the 'write' scope")
+    _writer_token(principal)
     with service_errors():
         record = service.merge(
             uow.conn,
@@ -641,8 +590,7 @@ def undo_merge(
 ) -> dict[str, Any]:
     """Gives the merged reports back their cases as before. 409 when one changed since the
     merge (``force`` discards those changes, and the ledger says so)."""
-    if principal.auth == "token" and TokenScope.WRITE not in (principal.token_scopes or ()):
-        raise HTTPException(403, "this token lacks the 'write' scope")
+    _writer_token(principal)
     with service_errors():
         record = service.undo_merge(
             uow.conn,
