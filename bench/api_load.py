@@ -295,6 +295,24 @@ def serve_main(args: argparse.Namespace) -> None:
 # -- orchestration ----------------------------------------------------------------------------
 
 
+def _server_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of the server process and its worker processes so far."""
+    import psutil
+
+    total = 0.0
+    try:
+        root = psutil.Process(pid)
+        for proc in [root, *root.children(recursive=True)]:
+            try:
+                times = proc.cpu_times()
+                total += times.user + times.system
+            except psutil.NoSuchProcess:
+                continue
+    except psutil.NoSuchProcess:
+        pass
+    return total
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -536,7 +554,14 @@ def _bench_server(
                 loads = [("closed", None)] + [(f"open@{rate:g}", rate) for rate in args.rates]
                 for mode, rate in loads:
                     print(f"[{name}/{code}] {scenario} {mode} loop ...", flush=True)
+                    cpu_before = _server_cpu_s(server.pid)
                     r = run_load(spec, args.clients, args.duration, rate)
+                    # The server's own CPU per answered request: comparable across runs at
+                    # different load averages, unlike latency (a busy machine lends less CPU).
+                    served = r["n"] + r["errors"]
+                    r["server_cpu_ms"] = (
+                        1000 * (_server_cpu_s(server.pid) - cpu_before) / served if served else None
+                    )
                     results["http"][f"{code}/{scenario}/{mode}"] = r
                     print(f"[{name}/{code}]   {r}", flush=True)
     finally:
@@ -547,12 +572,16 @@ def _bench_server(
 def render(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
     from _report import machine_info
 
-    lines = [
-        "## API under load (`bench/api_load.py`)",
-        "",
+    lines = ["## API under load (`bench/api_load.py`)", ""]
+    if args.notes:
+        # The run's own account (what changed, where the time went): kept with its figures.
+        lines += [Path(args.notes).read_text(encoding="utf-8").strip(), ""]
+    lines += [
         f"Machine: {machine_info()}. Server: uvicorn with {args.workers} worker processes on "
         "127.0.0.1; load generator (a minimal asyncio HTTP/1.1 client, keep-alive) in a "
-        "separate process on the same 2 cores; *client CPU* is its own CPU time as a share of "
+        "separate process on the same 2 cores; *server CPU ms/req* is the CPU time of the server "
+        "processes per request answered (the cost of a request, less sensitive to the machine's "
+        "load than latency); *client CPU* is the load generator's CPU time as a share of "
         "one core, *lag* its p99 delay in sending a request at its scheduled time (a lag "
         "means the machine, not the server, delayed the request). Data: "
         f"`{DATA_FILE}` imported with the ingest runner, every {RESTRICTED_EVERY}th event marked "
@@ -564,8 +593,8 @@ def render(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
         "from the scheduled start. Target: p99 < 100 ms at 200 req/s.",
         "",
         "| backend | code | scenario | load | req/s | p50 ms | p90 ms | p99 ms | errors "
-        "| client CPU | lag p99 ms |",
-        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| server CPU ms/req | client CPU | lag p99 ms |",
+        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for backend, res in results.items():
         for key, r in res["http"].items():
@@ -573,9 +602,11 @@ def render(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
             label = "this tree" if code == "this" else args.peer_label
             load = f"{args.clients} clients" if mode == "closed" else f"{mode[5:]} req/s offered"
             lag = r.get("dispatch_lag_p99")
+            cpu = r.get("server_cpu_ms")
             lines.append(
                 f"| {backend} | {label} | {scenario} | {load} | {r['rps']:.0f} | "
                 f"{r['p50']:.1f} | {r['p90']:.1f} | {r['p99']:.1f} | {r['errors']} | "
+                f"{'-' if cpu is None else f'{cpu:.2f}'} | "
                 f"{r.get('client_cpu', float('nan')):.0%} | "
                 f"{'-' if lag is None else f'{lag:.1f}'} |"
             )
@@ -603,9 +634,14 @@ def render(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
         "An open loop beyond capacity keeps queueing: its latencies there measure the backlog, "
         "and the closed-loop req/s is the capacity. Each search hydrates 50 full events "
         "(actors, sources, victims) and is audited when it returns restricted cases (most do "
-        "here), one write per request. List pages are read with one query per child table "
-        "(ids as one array parameter), not one per event, and serialised straight from the "
-        "redacted records (no response-model validation at run time).",
+        "here): the entries of concurrent reads are committed together by each worker's ledger "
+        "writer (group commit, ADR 0008), and each response waits for its own entry's commit. "
+        "The first page of a box search is one statement on both backends (page and total in "
+        "one pass over the index matches, joined to their events rows); list pages read one "
+        "query per child table (ids as one array parameter, statements built once) and build "
+        "each record straight from the rows (ADR 0009) before the same redaction, serialised "
+        "without response-model "
+        "validation at run time.",
         "Server sockets: "
         + (
             "TCP_NODELAY set on each connection (`--tcp-nodelay`)."
@@ -661,6 +697,9 @@ def main() -> None:
     )
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--no-write", action="store_true", help="print, do not edit BENCHMARKS.md")
+    parser.add_argument(
+        "--notes", help="a Markdown file put at the top of the section (the run's own account)"
+    )
     # internal modes
     parser.add_argument("--load", help=argparse.SUPPRESS)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)

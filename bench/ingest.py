@@ -126,14 +126,14 @@ def _old_2d_index(conn, postgis: bool):  # type: ignore[no-untyped-def]
 
     @contextmanager
     def use():  # type: ignore[no-untyped-def]
-        saved = queries._rtree_prefilter, queries._period_overlaps, queries._rtree_where
+        saved = queries._rtree_prefilter, queries._period_overlaps, queries._rtree_applies
         queries._rtree_prefilter = prefilter_2d
         queries._period_overlaps = lambda days: []
-        queries._rtree_where = lambda conn, query, scope: None  # no R*Tree-only fast path
+        queries._rtree_applies = lambda conn, query, scope: False  # no R*Tree-only fast path
         try:
             yield
         finally:
-            queries._rtree_prefilter, queries._period_overlaps, queries._rtree_where = saved
+            queries._rtree_prefilter, queries._period_overlaps, queries._rtree_applies = saved
 
     return use
 

@@ -13,6 +13,7 @@ from tocsin.ingest.commands import gazetteer_app, ingest
 from tocsin.scenario.commands import app as scenario_app
 from tocsin.security.commands import audit_app, users_app
 from tocsin.store.commands import app as events_app
+from tocsin.verify.event_merge_cli import merge_command, unmerge_command
 from tocsin.web.commands import sitrep
 
 app = typer.Typer(
@@ -26,6 +27,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(scenario_app, name="scenario")
 app.command("demo")(demo)
 app.add_typer(events_app, name="events")
+events_app.command("merge")(merge_command)
+events_app.command("unmerge")(unmerge_command)
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.command("serve")(serve)

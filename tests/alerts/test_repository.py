@@ -106,3 +106,27 @@ def test_tasks_round_trip(engine) -> None:
     with engine.connect() as conn:
         (stored,) = repo.tasks_for(conn, [alert.id])
     assert stored == started and stored.status is TaskStatus.IN_PROGRESS
+
+
+def test_listing_by_case_class_pages_over_hidden_alerts(engine) -> None:
+    """Hidden classes are skipped before paging: every page is full, none repeats."""
+    from dataclasses import replace
+
+    from tocsin.domain.taxonomy import CaseClass
+
+    stored: list[tuple[str, CaseClass]] = []
+    with engine.begin() as conn:
+        for i in range(130):
+            klass = CaseClass.GENERAL if i % 5 == 0 else CaseClass.CHILDREN
+            c = replace(candidate(area_key=f"site:s{i}"), case_class=klass)
+            alert, _ = repo.admit_candidate(conn, c, mission="M", at=T0 + i * H)
+            stored.append((alert.id, klass))
+    general = [a for a, k in reversed(stored) if k is CaseClass.GENERAL]  # newest first
+    with engine.connect() as conn:
+        pages = [
+            repo.list_alerts(conn, case_classes={CaseClass.GENERAL}, limit=10, offset=o)
+            for o in (0, 10, 20)
+        ]
+    assert [len(p) for p in pages] == [10, 10, 6]
+    assert [a.id for p in pages for a in p] == general
+    assert all(a.candidate.case_class is CaseClass.GENERAL for p in pages for a in p)

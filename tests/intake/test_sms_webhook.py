@@ -205,7 +205,8 @@ def test_tm_31_replayed_webhook_is_refused_for_every_gateway(env) -> None:
 
 
 def test_tm_31_redelivery_after_a_restart_is_stored_once(env) -> None:
-    """The nonce cache is per process; storage is idempotent on the gateway's message id."""
+    """Even with the nonce forgotten (an in-memory cache, as a test double), storage is
+    idempotent on the gateway's message id."""
     app_env, outbound = env
     twilio = twilio_fields("SM" + "d4" * 16, "report sent twice")
     assert twilio_post(app_env, twilio).status_code == 200

@@ -126,3 +126,24 @@ def test_french(env: Env) -> None:
     assert "Accuser réception" in page and "Pourquoi cette alerte" in page
     listing = env.client.get("/alerts").text
     assert "Brouillons en attente de confirmation" in listing
+
+
+def test_tm_81_pages_show_a_restricted_class_alert_only_to_roles_cleared_for_it(env: Env) -> None:
+    from tests.api.test_alert_case_class_api import _store as store_with_class
+    from tocsin.domain.taxonomy import CaseClass
+
+    children = store_with_class(env, CaseClass.CHILDREN)
+    general = store_with_class(env, CaseClass.GENERAL)
+    for role, sees_children in (
+        (Role.HUMAN_RIGHTS_OFFICER, False),
+        (Role.PROTECTION_OFFICER, True),
+    ):
+        env.client.cookies.clear()
+        _csrf(env, role, f"u{role.value.replace('_', '')}")
+        listed = env.client.get("/alerts").text
+        dashboard = env.client.get("/dashboard").text
+        assert f"/alerts/{general}" in listed and f"/alerts/{general}" in dashboard, role
+        assert (f"/alerts/{children}" in listed) is sees_children, role
+        assert (f"/alerts/{children}" in dashboard) is sees_children, role
+        one = env.client.get(f"/alerts/{children}")
+        assert one.status_code == (200 if sees_children else 404), role

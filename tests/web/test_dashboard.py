@@ -191,6 +191,28 @@ def test_sitrep_bad_input_gets_a_clear_error_and_no_report(
     assert _audited(env, "sitrep.generate") == []
 
 
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        ({"period": "2024-13", "area": "CAF"}, "date non valide : '2024-13'"),
+        ({"period": "janvier", "area": "CAF"}, "période illisible 'janvier'"),
+        ({"period": "2099-01", "area": "CAF"}, "la période commence dans le futur (2099-01-01)"),
+        ({"period": "2024-05", "area": "XXX"}, "'XXX' n'est pas un code de pays connu"),
+        ({"period": "2024-05", "area": "<b>"}, "zone illisible '&lt;b&gt;'"),
+        ({"period": "2024-05", "area": "CAF", "format": "docx"}, "choisissez PDF ou HTML"),
+    ],
+)
+def test_tm_69_sitrep_errors_are_shown_in_the_readers_language(
+    env: Env, form: dict, message: str
+) -> None:
+    headers = login(env, add_user(env, "ana", Role.ANALYST))
+    env.client.cookies.set("tocsin_lang", "fr")
+    response = env.client.post("/sitrep", data={**form, "csrf_token": headers["X-CSRF-Token"]})
+    assert response.status_code == 400
+    assert message in response.text.replace("&#39;", "'")
+    assert "cannot read" not in response.text and "choose PDF" not in response.text
+
+
 def test_tm_60_sitrep_needs_the_csrf_token_and_a_post(env: Env) -> None:
     login(env, add_user(env, "ana", Role.ANALYST))
     response = env.client.post("/sitrep", data={"period": "2024-05", "area": "CAF"})

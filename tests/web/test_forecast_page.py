@@ -92,9 +92,42 @@ def test_why_risk_rose_in_plain_words(env: Env) -> None:
     html = env.client.get("/forecast?month=2024-06&unit=CF11").text
     raising = html[html.index('data-why="raising"') : html.index('data-why="lowering"')]
     lowering = html[html.index('data-why="lowering"') :]
-    assert "state-based fatalities in neighbouring units: total over the last 12 months" in raising
+    assert (
+        "people killed in state-based violence in neighbouring units: "
+        "total over the last 12 months" in raising
+    )
     assert raising.index("neighbouring") < raising.index("one-sided")  # biggest first
-    assert "months since the last fatality" in lowering.split("</ul>")[0]
+    assert "months since the last month with any" in lowering.split("</ul>")[0]
+    assert "nb1_ged_sb_sum12" not in html and "ged_sb_since" not in html  # no raw keys
+
+
+def test_why_risk_rose_in_french(env: Env) -> None:
+    login(env, add_user(env, "cmd", Role.COMMANDER))
+    env.client.cookies.set("tocsin_lang", "fr")
+    html = env.client.get("/forecast?month=2024-06&unit=CF11").text
+    raising = html[html.index('data-why="raising"') : html.index('data-why="lowering"')]
+    assert (
+        "personnes tuées dans des violences étatiques dans les unités voisines : "
+        "total des 12 derniers mois" in raising
+    )
+    assert "divisé par deux tous les 6 mois" in raising  # the description, translated too
+    assert "neighbouring" not in html and "nb1_ged_sb_sum12" not in html
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("month=2024-13", "le mois doit avoir la forme 2024-05"),
+        ("month=1999-01", "couvre 2024-06 à 2024-08"),
+        ("unit=CF99", "pas de prévision pour cette unité"),
+    ],
+)
+def test_bad_query_strings_are_explained_in_french(env: Env, query: str, message: str) -> None:
+    login(env, add_user(env, "ana", Role.ANALYST))
+    env.client.cookies.set("tocsin_lang", "fr")
+    page = env.client.get(f"/forecast?{query}")
+    assert page.status_code == 400
+    assert message in page.text.replace("&#39;", "'")
 
 
 def test_forecast_against_actual_counts_only_what_the_viewer_may_see(env: Env) -> None:

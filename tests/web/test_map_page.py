@@ -282,6 +282,15 @@ def test_risk_layer_is_internal_and_comes_from_the_latest_run(env: Env) -> None:
     assert 'data-risk-url=""' in env.client.get("/map").text
 
 
+def test_risk_layer_of_a_priogrid_run(env: Env) -> None:
+    login(env, add_user(env, "ana", Role.ANALYST))
+    now = env.settings.clock().date()
+    this_month = month_id(now.year, now.month)
+    store_forecast(env.engine, "pgm", {"140680": 0.7, "140681": 0.05}, this_month, this_month)
+    risk = env.client.get("/map/risk.json").json()
+    assert risk["level"] == "pgm" and risk["values"] == {"140680": 0.7, "140681": 0.05}
+
+
 @pytest.mark.parametrize("role", [Role.ANALYST, Role.COMMANDER, Role.PARTNER])
 def test_compact_map_data_holds_exactly_what_the_geojson_holds(env: Env, role: Role) -> None:
     login(env, add_user(env, "viewer", role))

@@ -86,7 +86,7 @@ def test_public_overview_escapes_text_and_hides_restricted_events(loaded) -> Non
     # Restricted and sexual-violence cases are not there in any form.
     for hidden in ("Secret informant village", "mission_reports", "SV case location", "99"):
         assert hidden not in html
-    assert "25 event(s)" in html  # 24 + the escaped one
+    assert "25 events" in html  # 24 + the escaped one
     # Sources with their attribution.
     assert "ucdp_ged" in html and "23.1" in html
     assert "Uppsala Conflict Data Program, CC BY 4.0" in html
@@ -120,15 +120,20 @@ def test_a_wider_scope_shows_more(loaded) -> None:
 
 
 def test_empty_store_and_stylesheet(sqlite_engine) -> None:
-    client = _client(sqlite_engine)
-    html = client.get("/").text
+    html = _client(sqlite_engine).get("/").text
     assert "No events yet" in html and "No events to show" in html
-    href = re.search(r'<link rel="stylesheet" href="([^"]+)">', html).group(1)
-    assert href == "/overview.css"
-    css = client.get(href)
-    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
-    assert ".vt-one_sided" in css.text
-    assert "http" not in css.text  # nothing fetched from elsewhere
+    # The shared layout: its stylesheet (Okabe-Ito colours), skip link and language switch.
+    assert '<link rel="stylesheet" href="/static/css/tocsin.css">' in html
+    assert 'class="skip-link"' in html and 'action="/language"' in html
+
+
+def test_overview_in_french(loaded) -> None:
+    client = _client(loaded)
+    client.cookies.set("tocsin_lang", "fr")
+    html = client.get("/").text
+    assert '<html lang="fr">' in html and "<title>Vue d’ensemble · Tocsin</title>" in html
+    assert "Événements par mois et type de violence" in html
+    assert "Latest events" not in html and "Data sources" not in html
 
 
 def test_without_an_engine_the_app_fails_loudly() -> None:

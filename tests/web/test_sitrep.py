@@ -255,7 +255,10 @@ def test_alerts_follow_the_audience_tier(db_both) -> None:
     assert "1 alert of a higher tier is not shown." in public_html
     assert "Elsewhere" not in public_html  # another area
     assert "Patrol to the northern villages" not in public_html  # task text is internal
-    assert "patrol" in public_html  # its kind and status still show
+    assert "<td>Patrol</td>" in public_html  # its kind and status still show, in words
+    assert "State: Issued, not acknowledged" in public_html or "State: Acknowledged" in public_html
+    french = sitrep.render_html(_build(db, SensitivityTier.PUBLIC), "fr")
+    assert "<td>Patrouille</td>" in french and "Severity" not in french
     internal_html = sitrep.render_html(_build(db, SensitivityTier.INTERNAL))
     assert "Patrol to the northern villages" in internal_html and "Company B" in internal_html
     restricted_html = sitrep.render_html(_build(db, SensitivityTier.RESTRICTED))
@@ -357,6 +360,15 @@ def test_cli_bad_input_exits_with_a_message(tmp_path: Path, monkeypatch, args) -
     result = CliRunner().invoke(cli, ["sitrep", *args, "--out", str(tmp_path / "o")])
     assert result.exit_code == 2
     assert "error:" in result.output or "Invalid" in result.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_tm_69_cli_error_in_french_and_markup_shown_as_text(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("TOCSIN_DATABASE_URL", f"sqlite:///{tmp_path / 'x.sqlite'}")
+    args = ["sitrep", "--period", "2024-05", "--area", "[bold]x", "--lang", "fr"]
+    result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert "zone illisible '[bold]x'" in result.output  # Rich markup in input is not applied
     assert not (tmp_path / "o").exists()
 
 

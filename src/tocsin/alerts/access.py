@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import StrEnum
 
-from tocsin.domain.taxonomy import SensitivityTier
+from tocsin.domain.taxonomy import CaseClass, SensitivityTier
 from tocsin.security.policies import Permission, Role
 from tocsin.security.principal import Principal
 from tocsin.security.tokens import permissions_for_scopes
@@ -70,6 +70,18 @@ def reader_tier(principal: Principal) -> SensitivityTier | None:
     if not may(principal, AlertAction.READ):
         return None
     return principal.policy.max_tier
+
+
+def may_see(principal: Principal, alert_case_class: CaseClass, alert_tier: SensitivityTier) -> bool:
+    """Tier *and* case class: an alert derived from a sexual-violence or children case is for
+    the roles cleared for that class only (the human-rights officer reads confidential general
+    cases, not those), whatever their tier. Readers below either are answered "not found"."""
+    tier = reader_tier(principal)
+    return (
+        tier is not None
+        and alert_tier <= tier
+        and alert_case_class in principal.policy.case_classes
+    )
 
 
 def lifecycle_actor(principal: Principal) -> str:

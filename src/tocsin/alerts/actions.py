@@ -11,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection
 
 from tocsin.alerts import repository as repo
 from tocsin.alerts.delivery.dispatch import Channel, DispatchResult, enqueue_alert
+from tocsin.alerts.delivery.personal import enqueue_for_roles
 from tocsin.alerts.lifecycle import (
     Alert,
     AlertState,
@@ -46,11 +48,14 @@ class StepResult:
     events: tuple[AuditEvent, ...]
     dispatch: DispatchResult | None = None
     task: ResponseTask | None = None
+    # Further ledger entries (action, target, details), e.g. one per delivery to a person.
+    notes: tuple[tuple[str, str, dict[str, Any]], ...] = ()
 
     def ledger(self, actor: Actor) -> list[PendingEntry]:
         entries = [PendingEntry(actor, *e.ledger_entry()) for e in self.events]
         if self.dispatch is not None:
             entries.append(dispatch_entry(actor, self.alert, self.dispatch))
+        entries.extend(PendingEntry(actor, *note) for note in self.notes)
         return entries
 
 
@@ -163,9 +168,12 @@ def escalate_stored(
     now: datetime,
     channels: Iterable[Channel] = (),
     sender: str = "tocsin",
+    directory: bool = True,
 ) -> StepResult | None:
     """Take the ladder steps now due and queue the alert for the recipients standing for the
-    roles each step notifies (still redacted to each channel's tier)."""
+    roles each step notifies: channels of the trigger file that declare those roles (redacted
+    to each channel's tier), and every active user holding one of them, at the addresses of
+    the staff directory (at the detail that user may read; ``delivery.personal``)."""
     due = due_escalations(before, ladder, now)
     after, events = escalate_overdue(before, ladder, now)
     if not events:
@@ -175,6 +183,7 @@ def escalate_stored(
     enqueued: list[int] = []
     already: list[int] = []
     skipped: dict[str, str] = {}
+    notes: list[tuple[str, str, dict[str, Any]]] = []
     for level, step in due:
         reached = [c for c in channels if c.escalation_roles & set(step.notify)]
         if reached:
@@ -184,10 +193,17 @@ def escalate_stored(
             enqueued += result.enqueued
             already += result.already_queued
             skipped.update(result.skipped)
+        if directory:
+            personal = enqueue_for_roles(
+                conn, after, step.notify, level=level, sender=sender, now=now
+            )
+            enqueued += personal.dispatch.enqueued
+            already += personal.dispatch.already_queued
+            notes += personal.entries
     dispatched = (
         DispatchResult(enqueued, already, skipped) if enqueued or already or skipped else None
     )
-    return StepResult(after, tuple(events), dispatched)
+    return StepResult(after, tuple(events), dispatched, notes=tuple(notes))
 
 
 def is_open(alert: Alert) -> bool:

@@ -20,6 +20,7 @@ from types import MappingProxyType
 from typing import Any
 
 from tocsin.alerts.model import AlertCandidate, Urgency
+from tocsin.domain.taxonomy import CaseClass
 
 
 class AlertState(StrEnum):
@@ -171,11 +172,22 @@ def _overlaps(a: AlertCandidate, b: AlertCandidate) -> bool:
     return a.period_start < b.period_end and b.period_start < a.period_end
 
 
+def covers(original: AlertCandidate, candidate: AlertCandidate) -> bool:
+    """Whoever may read ``candidate`` may also read ``original``: no higher tier, and a general
+    case class or the candidate's own. Only then can the original stand in for it."""
+    return original.tier <= candidate.tier and original.case_class in (
+        CaseClass.GENERAL,
+        candidate.case_class,
+    )
+
+
 def find_duplicate(candidate: AlertCandidate, existing: Iterable[Alert]) -> Alert | None:
     """The earliest alert with the same trigger and area whose period overlaps the candidate's.
 
     Suppressed alerts are skipped (so references always point at an original, never at a
-    chain), and so are drafts a person rejected: a new report must get a fresh look.
+    chain), and so are drafts a person rejected: a new report must get a fresh look. So are
+    originals the candidate's audience could not read (``covers``): an internal incident near a
+    site is not swallowed by a restricted threat alert that internal readers never see.
     """
     matches = [
         alert
@@ -185,6 +197,7 @@ def find_duplicate(candidate: AlertCandidate, existing: Iterable[Alert]) -> Aler
         and alert.candidate.trigger_id == candidate.trigger_id
         and alert.candidate.area_key == candidate.area_key
         and _overlaps(alert.candidate, candidate)
+        and covers(alert.candidate, candidate)
     ]
     return min(matches, key=lambda a: (a.created_at, a.id), default=None)
 

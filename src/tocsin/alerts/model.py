@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from tocsin.domain.taxonomy import PocThreatCategory, SensitivityTier
+from tocsin.domain.taxonomy import CaseClass, PocThreatCategory, SensitivityTier
 
 
 class TriggerKind(StrEnum):
@@ -124,6 +124,10 @@ class AlertCandidate:
     evidence: tuple[str, ...] = ()
     requires_confirmation: bool = False
     instruction: str | None = None  # what recipients should do; written by the trigger's owner
+    # The need-to-know case class of what the alert was derived from (a threat report of a
+    # sexual-violence case stays sexual-violence): only channels and people cleared for the
+    # class receive the alert's details.
+    case_class: CaseClass = CaseClass.GENERAL
 
     def __post_init__(self) -> None:
         if self.period_end <= self.period_start:

@@ -31,7 +31,7 @@ from tocsin.alerts.model import (
     Urgency,
 )
 from tocsin.alerts.responses import ResponseTask, TaskKind, TaskStatus
-from tocsin.domain.taxonomy import PocThreatCategory, SensitivityTier
+from tocsin.domain.taxonomy import CaseClass, PocThreatCategory, SensitivityTier
 from tocsin.store.schema_alerts import alert_events, alerts, response_tasks
 
 
@@ -88,6 +88,7 @@ def candidate_to_json(c: AlertCandidate) -> str:
             "evidence": list(c.evidence),
             "requires_confirmation": c.requires_confirmation,
             "instruction": c.instruction,
+            "case_class": c.case_class.value,
         },
         ensure_ascii=False,
         sort_keys=True,
@@ -114,6 +115,8 @@ def candidate_from_json(text: str) -> AlertCandidate:
         evidence=tuple(d["evidence"]),
         requires_confirmation=d["requires_confirmation"],
         instruction=d["instruction"],
+        # Alerts stored before case classes were carried are general.
+        case_class=CaseClass(d.get("case_class", CaseClass.GENERAL.value)),
     )
 
 
@@ -250,6 +253,20 @@ def overlapping_alerts(conn: Connection, candidate: AlertCandidate) -> list[Aler
     return [_from_row(r) for r in rows]
 
 
+def alerts_sharing_evidence(conn: Connection, candidate: AlertCandidate) -> list[Alert]:
+    """Stored alerts of the same trigger and area whose evidence shares an item with the
+    candidate's (any period). The area index narrows the rows; evidence is compared here."""
+    wanted = set(candidate.evidence)
+    rows = conn.execute(
+        select(alerts).where(
+            alerts.c.trigger_id == candidate.trigger_id,
+            alerts.c.area_key == candidate.area_key,
+        )
+    )
+    found = [_from_row(r) for r in rows]
+    return [a for a in found if wanted & set(a.candidate.evidence)]
+
+
 def admit_candidate(
     conn: Connection, candidate: AlertCandidate, *, mission: str, at: datetime
 ) -> tuple[Alert, list[AuditEvent]]:
@@ -353,14 +370,38 @@ def list_alerts(
     *,
     tiers: Collection[SensitivityTier] | None = None,
     states: Collection[AlertState] | None = None,
+    case_classes: Collection[CaseClass] | None = None,
     limit: int = 500,
     offset: int = 0,
 ) -> list[Alert]:
-    """Newest first. ``tiers`` is the reader's scope: alerts of any other tier are not read."""
+    """Newest first. ``tiers`` is the reader's scope: alerts of any other tier are not read.
+    ``case_classes`` filters on the stored candidate's class; ``limit`` and ``offset`` count
+    the alerts that pass it, so a page is never short because of hidden alerts."""
     query = select(alerts)
     if tiers is not None:
         query = query.where(alerts.c.tier.in_(sorted(t.value for t in tiers)))
     if states is not None:
         query = query.where(alerts.c.state.in_(sorted(s.value for s in states)))
-    query = query.order_by(alerts.c.created_at.desc(), alerts.c.id).limit(limit).offset(offset)
-    return [_from_row(r) for r in conn.execute(query)]
+    query = query.order_by(alerts.c.created_at.desc(), alerts.c.id)
+    if case_classes is None:
+        return [_from_row(r) for r in conn.execute(query.limit(limit).offset(offset))]
+    # The class lives inside the stored candidate, so it is filtered here, in pages.
+    wanted = frozenset(case_classes)
+    out: list[Alert] = []
+    skipped = 0
+    batch = max(limit + offset, 50)
+    start = 0
+    while len(out) < limit:
+        rows = conn.execute(query.limit(batch).offset(start)).all()
+        for row in rows:
+            alert = _from_row(row)
+            if alert.candidate.case_class not in wanted:
+                continue
+            if skipped < offset:
+                skipped += 1
+            elif len(out) < limit:
+                out.append(alert)
+        if len(rows) < batch:
+            break
+        start += batch
+    return out

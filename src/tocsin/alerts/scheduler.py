@@ -12,13 +12,16 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, select
 
 from tocsin.alerts.delivery.worker import DeliveryWorker, WorkerReport
-from tocsin.alerts.service import RoundReport, evaluate_round
 from tocsin.alerts.settings import AlertsNotConfigured, build_senders, load_config
 from tocsin.store.schema_security import audit_log
+
+if TYPE_CHECKING:
+    from tocsin.alerts.service import RoundReport
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,10 @@ def run_alerts_if_due(
     except AlertsNotConfigured:
         log.debug("alerts are not configured; no round")
         return None
+    # Imported here: the round needs the forecaster and scipy, which would otherwise add about a
+    # second to every server start (and to every restart of a worker).
+    from tocsin.alerts.service import evaluate_round
+
     report = evaluate_round(engine, cfg, now=now)
     worker = DeliveryWorker(engine, build_senders(cfg), clock=lambda: now)
     delivered = worker.run_once(only_equipped=True)

@@ -36,8 +36,8 @@ from tocsin.alerts.actions import (
     write_ledger,
 )
 from tocsin.alerts.forecast_source import latest_forecast_inputs
-from tocsin.alerts.lifecycle import AlertState
-from tocsin.alerts.model import AlertCandidate
+from tocsin.alerts.lifecycle import AlertState, Outcome, covers
+from tocsin.alerts.model import AlertCandidate, TriggerKind
 from tocsin.alerts.triggers.config import (
     ForecastRiskTrigger,
     KeywordsTrigger,
@@ -125,9 +125,20 @@ def _evaluate(engine: Engine, cfg: TriggerFile, now: datetime, report: RoundRepo
         if proximity_rules:
             span_p = max(r.validity for r in proximity_rules)
             located = inputs.located_incidents(conn, (now - span_p).date(), now.date())
+            threats: list[inputs.GradedThreat] = []
+            threat_rules = [r for r in proximity_rules if "credible_threat" in r.include]
+            if threat_rules:
+                states = {state for r in threat_rules for state in r.threat_states}
+                threats = inputs.credible_threat_reports(conn, now - span_p, states)
             sites = cfg.protected_sites()
             for rule in proximity_rules:
                 recent = [x for x in located if x.occurred_at >= now - rule.validity]
+                recent += [
+                    t.report
+                    for t in threats
+                    if t.report.occurred_at >= now - rule.validity
+                    and rule.counts_as_credible(t.state, t.reliability, t.credibility)
+                ]
                 run(rule.id, lambda r=rule, x=recent: evaluate_proximity(r, sites, x))
         if keyword_rules:
             if not inputs.has_intake(conn):
@@ -146,12 +157,26 @@ def _evaluate(engine: Engine, cfg: TriggerFile, now: datetime, report: RoundRepo
 
 def _already_known(conn: Connection, candidate: AlertCandidate) -> bool:
     """The same detection as a stored alert: same trigger, area, period and evidence. Such a
-    candidate comes back every round until its inputs change; it is not a new duplicate."""
-    return any(
+    candidate comes back every round until its inputs change; it is not a new duplicate.
+
+    A proximity candidate is also already known when a stored alert of the same trigger and
+    site shares a piece of its evidence: a threat report and the incident it was linked to
+    (or made into) are one detection, whichever source fired first and however far apart
+    their dates are. An alert a person rejected does not count (the verified incident that
+    follows a rejected threat gets a fresh look), nor one the candidate's readers could not
+    read (a restricted threat alert does not silence the internal incident alert)."""
+    if any(
         a.candidate.period_start == candidate.period_start
         and a.candidate.period_end == candidate.period_end
         and a.candidate.evidence == candidate.evidence
         for a in repo.overlapping_alerts(conn, candidate)
+    ):
+        return True
+    if candidate.kind is not TriggerKind.PROXIMITY or not candidate.evidence:
+        return False
+    return any(
+        a.outcome is not Outcome.REJECTED and covers(a.candidate, candidate)
+        for a in repo.alerts_sharing_evidence(conn, candidate)
     )
 
 

@@ -7,7 +7,7 @@ reader's tier is never read at all: ``list_alerts`` is called with the reader's 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,7 +18,7 @@ from tocsin.alerts.cap import build_atom_feed, build_cap
 from tocsin.alerts.lifecycle import OPEN_STATES, Alert, AlertState
 from tocsin.alerts.redaction import redact_for_tier
 from tocsin.alerts.responses import ResponseTask, response_indicators
-from tocsin.domain.taxonomy import SensitivityTier
+from tocsin.domain.taxonomy import CaseClass, SensitivityTier
 from tocsin.security.policies import tiers_up_to
 
 DEFAULT_SENDER = "tocsin"
@@ -128,9 +128,12 @@ def atom_feed(
     self_url: str | None = None,
     message_url: str | None = None,
     limit: int = 200,
+    case_classes: Collection[CaseClass] = frozenset({CaseClass.GENERAL}),
 ) -> bytes:
-    """Open alerts of tier ``tier`` and below, each rendered for ``tier``, as a CAP/Atom feed."""
+    """Open alerts of tier ``tier`` and below and of the reader's ``case_classes``, each
+    rendered for ``tier``, as a CAP/Atom feed."""
     alerts = repo.list_alerts(conn, tiers=visible_tiers(tier), states=OPEN_STATES, limit=limit)
+    alerts = [a for a in alerts if a.candidate.case_class in case_classes]
     messages = [
         build_cap(a, sender=sender, channel_tier=tier, sent=a.issued_at or a.created_at)
         for a in alerts

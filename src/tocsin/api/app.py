@@ -31,6 +31,7 @@ from tocsin.api.routers import (
     alerts,
     audit,
     auth,
+    event_merges,
     events,
     exports,
     health,
@@ -40,6 +41,7 @@ from tocsin.api.routers import (
     reference,
     report_contact,
     reports,
+    user_contacts,
     users,
 )
 from tocsin.api.services import Services
@@ -64,6 +66,7 @@ _ROUTERS: tuple[APIRouter, ...] = (
     users.router,
     audit.router,
     events.router,
+    event_merges.router,
     reference.router,
     aggregates.router,
     alerts.router,
@@ -73,6 +76,7 @@ _ROUTERS: tuple[APIRouter, ...] = (
     openrosa.router,
     report_contact.router,
     reports.router,
+    user_contacts.router,
 )
 
 # The overview page shows counts and the latest events without per-field redaction or
@@ -109,6 +113,7 @@ def create_app(
         finally:
             stop.set()
             services.exports.stop()
+            services.ledger.stop()  # commits the audit entries still queued
             if thread is not None:
                 thread.join(timeout=10)
 
@@ -163,7 +168,9 @@ def _mount_overview(app: FastAPI) -> None:
         log.warning("tocsin.web.overview not available; GET / is not served")
         return
     app.include_router(overview.router)
-    app.dependency_overrides[overview.get_scope] = overview_scope
+    # Read by overview.get_scope. Not app.dependency_overrides: a non-empty overrides map makes
+    # FastAPI rebuild every route's dependency tree on every request (~1 ms of CPU per call).
+    app.state.overview_scope = overview_scope
 
 
 def _maintenance_loop(services: Services, stop: threading.Event) -> None:

@@ -23,7 +23,7 @@ from fastapi import Depends, HTTPException, Request
 from tocsin.api.services import Services
 from tocsin.api.uow import SAFE_METHODS, UnitOfWork, get_uow
 from tocsin.security import sessions, tokens
-from tocsin.security.policies import Permission
+from tocsin.security.policies import Permission, Role
 from tocsin.security.principal import Principal
 from tocsin.security.users import get_user
 
@@ -88,18 +88,19 @@ def resolve_principal(request: Request, uow: UnitOfWork, services: Services) -> 
     principal = Principal.anonymous()
     bearer = _bearer(request)
     if bearer is not None:
-        info = tokens.resolve(uow.conn, bearer, now)
-        user = get_user(uow.conn, info.user_id) if info else None
-        if info is None or user is None or user.disabled:
+        # One query: the token is live, its owner enabled, and the owner's current role.
+        grant = tokens.resolve_grant(uow.conn, bearer, now)
+        if grant is None:
             raise HTTPException(
                 401,
                 "invalid, expired or revoked API token",
                 {"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
+        info = grant.info
         if info.last_used_at is None or now - info.last_used_at >= TOKEN_TOUCH_EVERY:
             _touch(uow, services, f"token:{info.id}", tokens.touch, info.id, now)
         principal = Principal(
-            user.id, user.username, user.role, "token", info.scopes, token_id=info.id
+            info.user_id, grant.username, Role(grant.role), "token", info.scopes, token_id=info.id
         )
     elif (cookie := session_cookie(request)) is not None:
         info_s = sessions.resolve(uow.conn, cookie, now, services.settings.sessions)

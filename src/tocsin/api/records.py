@@ -13,7 +13,18 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from tocsin.domain.grading import format_grade
+from tocsin.domain.grading import InformationCredibility, SourceReliability, format_grade
+from tocsin.domain.taxonomy import (
+    ActorKind,
+    ActorRole,
+    ActType,
+    CaseClass,
+    DatePrecision,
+    LocationPrecision,
+    PocThreatCategory,
+    SensitivityTier,
+    ViolenceType,
+)
 from tocsin.security import persons
 from tocsin.security.keys import KeyRing
 from tocsin.security.policies import AccessScope, FieldGroup, is_restricted_case
@@ -25,9 +36,9 @@ from tocsin.store.queries import (
     Scope,
     get_event,
     iter_events,
-    search_events,
+    search_event_rows,
 )
-from tocsin.store.reads import StoredEvent, id_in
+from tocsin.store.reads import ChildRows, StoredEvent, child_rows, id_in, utc, valid
 from tocsin.store.schema_security import event_owners
 
 
@@ -99,6 +110,84 @@ def api_record(stored: StoredEvent, people: list[persons.Person] | None) -> dict
     if people is not None:
         out["persons"] = [p.as_dict() for p in people]
     return out
+
+
+def api_record_from_row(
+    row: Any, children: ChildRows, people: list[persons.Person] | None
+) -> dict[str, Any]:
+    """The same record as ``api_record(hydrate(row))``, built straight from the ``events`` row
+    and its child rows: a page of 50 then skips building 50 domain events only to read them
+    back. Stored values are still checked against the taxonomy (``valid``), and the record
+    goes through the same ``redact_record`` as any other. tests/api/test_records_from_rows.py
+    compares the two builders field by field."""
+    r = row._mapping  # by key: ~4x cheaper than Row attributes, and order-independent
+    event_id = r["id"]
+    sources = children.sources.get(event_id, ())
+    victims = children.victims.get(event_id, ())
+    out: dict[str, Any] = {
+        "uid": r["uid"],
+        "dataset": r["dataset"],
+        "dataset_version": r["dataset_version"],
+        "original_id": r["original_id"],
+        "date_start": r["date_start"],
+        "date_end": r["date_end"],
+        "date_precision": valid(DatePrecision, r["date_precision"]),
+        "country_iso3": r["country_iso3"],
+        "country_name": r["country_name"],
+        "admin1_pcode": r["admin1_pcode"],
+        "admin1_name": r["admin1_name"],
+        "admin2_pcode": r["admin2_pcode"],
+        "admin2_name": r["admin2_name"],
+        "place_name": r["place_name"],
+        "latitude": r["latitude"],
+        "longitude": r["longitude"],
+        "location_precision": _valid_or_none(LocationPrecision, r["location_precision"]),
+        "priogrid_gid": r["priogrid_gid"],
+        "violence_type": _valid_or_none(ViolenceType, r["violence_type"]),
+        "threat_category": _valid_or_none(PocThreatCategory, r["threat_category"]),
+        "act_types": [valid(ActType, a) for a in children.acts.get(event_id, ())],
+        "title": r["title"],
+        "description": r["description"],
+        "actors": [
+            {"name": name, "role": valid(ActorRole, role), "kind": valid(ActorKind, kind)}
+            for role, name, kind in children.actors.get(event_id, ())
+        ],
+        "fatalities_best": r["fatalities_best"],
+        "fatalities_low": r["fatalities_low"],
+        "fatalities_high": r["fatalities_high"],
+        "civilian_fatalities": r["civilian_fatalities"],
+        "victims": [
+            {"count": count, "female": female, "male": male, "children": kids, "adults": adults}
+            for _, count, female, male, kids, adults in victims
+        ],
+        "victim_groups": [v[0] for v in victims],
+        "sources": [
+            {
+                "name": name,
+                "reference": reference,
+                "published": published,
+                "reliability": valid(SourceReliability, reliability),
+                "credibility": valid(InformationCredibility, credibility),
+            }
+            for name, reference, published, reliability, credibility in sources
+        ],
+        # format_grade's format (reliability letter, credibility digit), from checked values.
+        "source_grades": [
+            valid(SourceReliability, src[3]) + valid(InformationCredibility, src[4])
+            for src in sources
+        ],
+        "sensitivity": valid(SensitivityTier, r["sensitivity"]),
+        "case_class": valid(CaseClass, r["case_class"]),
+        "created_at": utc(r["created_at"]),
+        "updated_at": utc(r["updated_at"]),
+    }
+    if people is not None:
+        out["persons"] = [p.as_dict() for p in people]
+    return out
+
+
+def _valid_or_none(enum: type, value: object) -> object:
+    return None if value is None else valid(enum, value)
 
 
 def owners_of(conn: Connection, event_ids: Sequence[int]) -> dict[int, int]:
@@ -174,9 +263,38 @@ def load_page(
     scope = principal.record_scope()
     if scope.is_empty:
         return ReadResult([], 0, None, [])
-    page = search_events(conn, query, store_scope(scope), limit=limit, cursor=cursor)
-    records, restricted = _redacted(conn, keys, scope, page.items, Channel.API)
+    page = search_event_rows(conn, query, store_scope(scope), limit=limit, cursor=cursor)
+    records, restricted = _redacted_rows(conn, keys, scope, page.rows)
     return ReadResult(records, page.total, page.next_cursor, restricted)
+
+
+def _redacted_rows(
+    conn: Connection, keys: KeyRing, scope: AccessScope, rows: Sequence[Any]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """``_redacted`` for the API channel, from ``events`` rows (see ``api_record_from_row``):
+    the same owner lookup, the same decryption rule and the same ``redact_record``."""
+    if not rows:
+        return [], []
+    ids = [row.id for row in rows]
+    owners = owners_of(conn, ids) if scope.owner_user_id is not None else {}
+    people = (
+        persons.load(conn, keys, [(row.id, row.uid) for row in rows])
+        if FieldGroup.PERSONS in scope.fields  # names are decrypted only for who may see them
+        else None
+    )
+    children = child_rows(conn, ids)
+    out: list[dict[str, Any]] = []
+    restricted: list[str] = []
+    for row in rows:
+        names = None if people is None else people.get(row.id, [])
+        record = api_record_from_row(row, children, names)
+        red = redact_record(record, scope, Channel.API, owners.get(row.id))
+        if red is None:
+            continue
+        out.append(red)
+        if is_restricted_case(record["sensitivity"], record["case_class"]):
+            restricted.append(record["uid"])
+    return out, restricted
 
 
 def load_one(

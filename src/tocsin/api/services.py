@@ -17,6 +17,7 @@ from tocsin.api.middleware import TokenBuckets
 from tocsin.api.settings import Settings
 from tocsin.security import audit
 from tocsin.security.keys import KeyRing
+from tocsin.security.ledger_writer import LedgerWriter
 from tocsin.security.txn import write_transaction
 
 if TYPE_CHECKING:
@@ -36,18 +37,24 @@ class Services:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _touched: dict[str, float] = field(default_factory=dict)
     _slots: dict[int, asyncio.Semaphore] = field(default_factory=dict)
+    ledger: LedgerWriter = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Group commit of read requests' audit entries (ADR 0008), one writer per process.
+        self.ledger = LedgerWriter(self.engine, self.settings.clock, self.note_audited)
 
     @property
     def request_slots(self) -> asyncio.Semaphore:
-        """How many requests may hold a database connection at once: the pool's capacity
-        less two for background work. Further requests wait here, in the event loop, rather
-        than in a worker thread for a pooled connection (which times out, or deadlocks).
-        One semaphore per event loop (the server has one; test clients may have several)."""
+        """How many requests may hold a database connection at once: the connections the pool
+        keeps open, less two for background work (the ledger writer, maintenance, exports).
+        Further requests wait here, in the event loop, rather than in a worker thread for a
+        pooled connection (which times out, or deadlocks), or on a fresh overflow connection
+        opened and closed for one request. One semaphore per event loop (the server has one;
+        test clients may have several)."""
         loop = id(asyncio.get_running_loop())
         slots = self._slots.get(loop)
         if slots is None:
-            pool = self.engine.pool
-            size = getattr(pool, "size", lambda: 5)() + getattr(pool, "_max_overflow", 0)
+            size = getattr(self.engine.pool, "size", lambda: 5)()
             slots = self._slots.setdefault(loop, asyncio.Semaphore(max(2, size - 2)))
         return slots
 

@@ -8,17 +8,21 @@ client gets a 500 and none of the data. A handler returning an error status is r
 unless it committed on purpose first (failed logins must count).
 
 SQLite has one writer at a time. Requests with unsafe methods start with ``BEGIN IMMEDIATE``
-so they never fail half-way on a lock upgrade. Read requests run in a plain read snapshot; if
-they read restricted records, their (empty) read transaction ends and the audit entries are
-appended in a short ``BEGIN IMMEDIATE`` transaction, still before the response leaves. On
-PostgreSQL every request is a single transaction.
+so they never fail half-way on a lock upgrade, and append their audit entries in their own
+transaction, atomically with the change. Read requests run in a plain read snapshot; if they
+read restricted records, their (empty) read transaction ends and their audit entries go to the
+process's ledger writer, which commits the entries of all waiting reads in one transaction
+(group commit, ADR 0008); the response leaves only after that commit.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import uuid
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +34,7 @@ from starlette.responses import JSONResponse, StreamingResponse
 
 from tocsin.security import audit
 from tocsin.security.audit import Actor, PendingEntry
+from tocsin.security.ledger_writer import LedgerWriter
 from tocsin.security.sessions import CSRF_FORM_FIELD
 
 log = logging.getLogger(__name__)
@@ -44,6 +49,7 @@ class UnitOfWork:
         writes: bool,
         clock: Callable[[], datetime],
         on_audited: Callable[[int], None] | None = None,
+        ledger: LedgerWriter | None = None,
     ) -> None:
         self.engine = engine
         self.writes = writes
@@ -52,6 +58,7 @@ class UnitOfWork:
         self._pending: list[PendingEntry] = []
         self._deferred: list[Callable[[Connection], None]] = []
         self._on_audited = on_audited
+        self._ledger = ledger
         self.done = False
 
     @property
@@ -92,6 +99,9 @@ class UnitOfWork:
     def commit(self) -> None:
         if self.done:
             return
+        if self._ledger is not None and not self.writes and (self._pending or self._deferred):
+            self._commit_through_ledger(self._ledger)
+            return
         appended = 0
         try:
             if self._pending or self._deferred:
@@ -111,6 +121,21 @@ class UnitOfWork:
             self._close()
         if appended and self._on_audited is not None:
             self._on_audited(appended)
+
+    def _commit_through_ledger(self, ledger: LedgerWriter) -> None:
+        """A read request's audit entries (and bookkeeping writes) go to the process's group
+        commit (ADR 0008): its read snapshot ends and its connection goes back to the pool
+        first, then it waits until the batch holding its entries is committed. Raises if that
+        commit failed, so the caller answers 503 and sends none of what was read."""
+        pending, deferred = list(self._pending), list(self._deferred)
+        self._pending.clear()
+        self._deferred.clear()
+        try:
+            if self._conn is not None:
+                self._conn.commit()  # nothing was written in the read snapshot
+        finally:
+            self._close()
+        ledger.write(pending, deferred)  # the writer signs checkpoints (on_audited) itself
 
     def rollback(self) -> None:
         if self.done:
@@ -158,10 +183,52 @@ async def get_uow(request: Request) -> UnitOfWork:
     return uow
 
 
+# The request's unit of work, for the endpoint wrapper below (context variables follow the
+# request into the worker thread that runs a sync endpoint).
+_REQUEST_UOW: ContextVar[UnitOfWork | None] = ContextVar("tocsin_request_uow", default=None)
+
+
+def _unsaved() -> JSONResponse:
+    return JSONResponse({"detail": "the change could not be saved"}, status_code=503)
+
+
+def _commit_after(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """A sync endpoint that returns a finished ``Response`` (a search page, a 204) commits in
+    the worker thread that ran it, before handing the response back: the same order as the
+    route's own commit (complete response first, then commit, then send), one thread hop
+    fewer per request. Other results (models to serialise, errors, streams) are left to
+    the route, as before."""
+
+    @functools.wraps(endpoint)
+    def run_then_commit(*args: Any, **kwargs: Any) -> Any:
+        result = endpoint(*args, **kwargs)
+        uow = _REQUEST_UOW.get()
+        if (
+            uow is not None
+            and not uow.done
+            and isinstance(result, Response)
+            and not isinstance(result, StreamingResponse)
+            and result.status_code < 400
+        ):
+            try:
+                uow.commit()
+            except Exception:
+                log.exception("commit failed; the response was not sent")
+                return _unsaved()
+        return result
+
+    return run_then_commit
+
+
 class UnitOfWorkRoute(APIRoute):
     """Route class that wraps each request in a ``UnitOfWork``."""
 
     read_only = False  # True: an unsafe method that only reads (no SQLite write lock)
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if not inspect.iscoroutinefunction(endpoint):
+            endpoint = _commit_after(endpoint)
+        super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Any]:
         original = super().get_route_handler()
@@ -177,9 +244,11 @@ class UnitOfWorkRoute(APIRoute):
                 writes=not self.read_only and request.method not in SAFE_METHODS,
                 clock=services.settings.clock,
                 on_audited=services.note_audited,
+                ledger=services.ledger,
             )
             request.state.uow = uow
             await _stash_form_csrf_token(request)
+            current = _REQUEST_UOW.set(uow)
             try:
                 response = await original(request)
             except Exception as exc:
@@ -203,11 +272,15 @@ class UnitOfWorkRoute(APIRoute):
             except BaseException:
                 await run_in_threadpool(uow.rollback)
                 raise
+            finally:
+                _REQUEST_UOW.reset(current)
             if isinstance(response, StreamingResponse) and not uow.done:
                 # A streamed body would be produced after the commit, outside the transaction
                 # and after the audit: handlers must materialise, or stream from a file.
                 await run_in_threadpool(uow.rollback)
                 raise RuntimeError("streaming responses must not depend on the request's uow")
+            if uow.done:  # committed (or rolled back on purpose) by the endpoint itself
+                return response
             if response.status_code >= 400:
                 await run_in_threadpool(uow.rollback)
                 return response
@@ -215,7 +288,7 @@ class UnitOfWorkRoute(APIRoute):
                 await run_in_threadpool(uow.commit)
             except Exception:
                 log.exception("commit failed; the response was not sent")
-                return JSONResponse({"detail": "the change could not be saved"}, status_code=503)
+                return _unsaved()
             return response
 
         return handler

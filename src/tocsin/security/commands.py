@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tocsin import config
+from tocsin.alerts.directory_commands import contact_app
 from tocsin.security import audit
 from tocsin.security import users as accounts
 from tocsin.security.audit import Actor
@@ -28,6 +29,7 @@ from tocsin.store.db import make_engine
 
 users_app = typer.Typer(help="Manage user accounts (create, disable, reset 2FA, list).")
 audit_app = typer.Typer(help="Verify and checkpoint the tamper-evident audit ledger.")
+users_app.add_typer(contact_app, name="contact")
 console = Console()
 err = Console(stderr=True)
 

@@ -81,9 +81,22 @@ def is_restricted_case(tier: SensitivityTier | str, case_class: CaseClass | str)
 
     Reads of such records are audited one by one, and their identifying fields are protected.
     """
-    return SensitivityTier(tier) >= SensitivityTier.RESTRICTED or (
-        CaseClass(case_class) in RESTRICTED_CASE_CLASSES
-    )
+    try:
+        # A table of the 16 answers: asked twice per record of every page, and converting
+        # two Enums each time cost more than the redaction itself. Members hash and compare
+        # as their values, so members and stored strings find the same entry.
+        return _RESTRICTED_CASES[(tier, case_class)]
+    except (KeyError, TypeError):
+        return SensitivityTier(tier) >= SensitivityTier.RESTRICTED or (
+            CaseClass(case_class) in RESTRICTED_CASE_CLASSES
+        )
+
+
+_RESTRICTED_CASES: dict[tuple[str, str], bool] = {
+    (t.value, c.value): t >= SensitivityTier.RESTRICTED or c in RESTRICTED_CASE_CLASSES
+    for t in SensitivityTier
+    for c in CaseClass
+}
 
 
 def protected_groups(tier: SensitivityTier | str, case_class: CaseClass | str) -> set[FieldGroup]:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from tocsin.security import audit
 from tocsin.security.audit import Actor
@@ -166,21 +166,45 @@ def issue(
     return plaintext, _info(row)
 
 
-def resolve(conn: Connection, plaintext: str, now: datetime) -> TokenInfo | None:
-    """The live token for this secret (not revoked, not expired, owner enabled), or None."""
+@dataclass(frozen=True, slots=True)
+class TokenGrant:
+    """A live token with what its owner is right now: the token acts with this role."""
+
+    info: TokenInfo
+    username: str
+    role: str
+
+
+# Built once: the request path resolves a token on every API call.
+_LIVE_TOKEN = (
+    select(api_tokens, users.c.username.label("owner_username"), users.c.role.label("owner_role"))
+    .join(users, users.c.id == api_tokens.c.user_id)
+    .where(
+        api_tokens.c.token_hash == bindparam("token_hash"),
+        api_tokens.c.revoked_at.is_(None),
+        api_tokens.c.expires_at > bindparam("now"),
+        users.c.disabled_at.is_(None),
+    )
+)
+
+
+def _live_row(conn: Connection, plaintext: str, now: datetime) -> Any:
     if not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > 128:
         return None
-    row = conn.execute(
-        select(api_tokens)
-        .join(users, users.c.id == api_tokens.c.user_id)
-        .where(
-            api_tokens.c.token_hash == digest(plaintext),
-            api_tokens.c.revoked_at.is_(None),
-            api_tokens.c.expires_at > now,
-            users.c.disabled_at.is_(None),
-        )
-    ).first()
+    return conn.execute(_LIVE_TOKEN, {"token_hash": digest(plaintext), "now": now}).first()
+
+
+def resolve(conn: Connection, plaintext: str, now: datetime) -> TokenInfo | None:
+    """The live token for this secret (not revoked, not expired, owner enabled), or None."""
+    row = _live_row(conn, plaintext, now)
     return _info(row) if row else None
+
+
+def resolve_grant(conn: Connection, plaintext: str, now: datetime) -> TokenGrant | None:
+    """Like ``resolve``, with the owner's current username and role from the same query (the
+    API's principal needs both: one round trip instead of two on every request)."""
+    row = _live_row(conn, plaintext, now)
+    return TokenGrant(_info(row), row.owner_username, row.owner_role) if row else None
 
 
 def touch(conn: Connection, token_id: int, now: datetime) -> None:

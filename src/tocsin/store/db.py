@@ -25,6 +25,14 @@ from tocsin.geo.distance import haversine_km
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
+# Connections kept open per process. SQLAlchemy's default (5, plus 10 overflow connections that
+# are closed again on return) made a loaded API server open and close a connection for most
+# requests (each SQLite open re-runs the PRAGMAs and registers the SQL functions). The API lets
+# at most ``pool_size - 2`` requests hold a connection at once (``Services.request_slots``),
+# leaving kept connections for its background writers; the overflow absorbs bursts of those.
+_POOL = {"pool_size": 12, "max_overflow": 8}
+
+
 def normalise_url(url: str) -> str:
     """Accepts ``postgres://`` and ``postgresql://`` and picks the psycopg 3 driver."""
     if url.startswith("postgres://"):
@@ -42,12 +50,14 @@ def make_engine(url: str | None = None, *, migrate: bool = True) -> Engine:
     url = normalise_url(url or config.database_url())
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
+        on_disk = bool(parsed.database) and parsed.database != ":memory:"
+        if on_disk:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        pool = _POOL if on_disk else {}  # in memory: SQLAlchemy's one-connection pool
+        engine = create_engine(url, connect_args={"timeout": 30}, **pool)
         event.listen(engine, "connect", _configure_sqlite)
     elif parsed.get_backend_name() == "postgresql":
-        engine = create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True, **_POOL)
     else:
         raise ValueError(
             f"unsupported database {parsed.get_backend_name()!r}: use SQLite or PostgreSQL"

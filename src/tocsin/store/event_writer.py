@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Table, bindparam, delete, insert, select, upd
 from tocsin.domain.entities import Event, stable_uid
 from tocsin.store import schema as s
 from tocsin.store.names import normalize_name
+from tocsin.store.schema_event_merges import event_merge_members
 
 
 @dataclass(slots=True)
@@ -55,8 +56,14 @@ class EventWriter:
         changed: list[tuple[int, Event, str]] = []
         seen_in_batch: dict[tuple[str, str], int] = {}
         known = self._lookup(events)
+        folded = self._merged_away([ev.uid for ev in events if self._key(ev) not in known])
         for ev in events:
-            key = (ev.provenance.dataset, ev.provenance.original_id)
+            key = self._key(ev)
+            if ev.uid in folded:
+                # An analyst merged this record into another incident; a re-import leaves it
+                # folded there rather than bringing the duplicate back.
+                counts.unchanged += 1
+                continue
             digest = content_hash(ev)
             if key in seen_in_batch:
                 # The same original id twice in one batch: the later row wins, as on re-import.
@@ -79,6 +86,20 @@ class EventWriter:
             self._update(changed, now)
             counts.updated += len(changed)
         return counts
+
+    @staticmethod
+    def _key(ev: Event) -> tuple[str, str]:
+        return (ev.provenance.dataset, ev.provenance.original_id)
+
+    def _merged_away(self, uids: list[str]) -> set[str]:
+        """The uids among ``uids`` that a merge still in force folded into another event."""
+        found: set[str] = set()
+        col = event_merge_members.c.member_uid
+        unique = list(dict.fromkeys(uids))
+        for i in range(0, len(unique), self.LOOKUP_CHUNK):
+            chunk = unique[i : i + self.LOOKUP_CHUNK]
+            found.update(self._conn.execute(select(col).where(col.in_(chunk))).scalars())
+        return found
 
     def _lookup(self, events: Sequence[Event]) -> dict[tuple[str, str], tuple[int, str]]:
         """(dataset, original id) -> (row id, content hash) for the batch's stored events."""

@@ -52,13 +52,16 @@ from sqlalchemy import (
     MetaData,
     Select,
     Table,
+    TextClause,
     and_,
+    column,
     false,
     func,
     literal,
     literal_column,
     or_,
     select,
+    text,
     union_all,
 )
 
@@ -82,7 +85,7 @@ from tocsin.store.query_geometry import (
     validate_polygon,
     validate_radius,
 )
-from tocsin.store.reads import StoredEvent, hydrate, id_in
+from tocsin.store.reads import StoredEvent, by_ids, hydrate, ids_value
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -92,6 +95,7 @@ __all__ = [
     "GroupCount",
     "Page",
     "QueryError",
+    "RowPage",
     "Scope",
     "SortOrder",
     "count_by",
@@ -100,6 +104,7 @@ __all__ = [
     "get_event",
     "iter_events",
     "latest_events",
+    "search_event_rows",
     "search_events",
     "where_clauses",
 ]
@@ -287,6 +292,15 @@ class Page:
 
 
 @dataclass(frozen=True, slots=True)
+class RowPage:
+    """A page as ``events`` rows, not yet hydrated (see ``search_event_rows``)."""
+
+    rows: list[Any]
+    total: int
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class GroupCount:
     key: tuple[str | None, ...]  # one value per dimension of ``by``; None = unknown
     events: int
@@ -316,6 +330,21 @@ def search_events(
     offset: int | None = None,
 ) -> Page:
     """One page of matching events in scope, the total count, and the cursor to the next."""
+    page = search_event_rows(conn, query, scope, limit=limit, cursor=cursor, offset=offset)
+    return Page(items=hydrate(conn, page.rows), total=page.total, next_cursor=page.next_cursor)
+
+
+def search_event_rows(
+    conn: Connection,
+    query: EventQuery,
+    scope: Scope,
+    *,
+    limit: int = DEFAULT_PAGE_SIZE,
+    cursor: str | None = None,
+    offset: int | None = None,
+) -> RowPage:
+    """``search_events`` before hydration: the page's full ``events`` rows (same scope, order,
+    total and cursor), for readers that build their output straight from the rows."""
     limit = _check_limit(limit)
     if offset is not None:
         if cursor is not None:
@@ -323,17 +352,23 @@ def search_events(
         if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
             raise QueryError(f"offset must be a whole number between 0 and {MAX_OFFSET}")
     after = _decode_cursor(cursor, query.sort)
-    in_rtree = _rtree_where(conn, query, scope)
-    if in_rtree is not None:
-        total = conn.scalar(select(func.count()).select_from(_rtree).where(*in_rtree)) or 0
-        rows = _rtree_page_rows(conn, query, in_rtree, limit, after, offset)
+    if after is None and not offset and _rtree_applies(conn, query, scope) and _any_scope(scope):
+        # The first page (nearly every map and API search): the page's rows and the total in
+        # ONE statement and one pass over the R*Tree matches.
+        rows, total = _rtree_first_page(conn, query, scope, limit)
+    elif after is None and not offset and _postgis_box_applies(conn, query, scope):
+        rows, total = _postgis_first_page(conn, query, scope, limit)
     else:
-        where = _where(conn, query, scope)
-        total = conn.scalar(select(func.count()).select_from(s.events).where(*where)) or 0
-        rows = _page_rows(conn, query, where, limit, after, offset, matches=int(total))
-    items = hydrate(conn, rows[:limit])
+        in_rtree = _rtree_where(conn, query, scope)
+        if in_rtree is not None:
+            total = conn.scalar(select(func.count()).select_from(_rtree).where(*in_rtree)) or 0
+            rows = _rtree_page_rows(conn, query, in_rtree, limit, after, offset)
+        else:
+            where = _where(conn, query, scope)
+            total = conn.scalar(select(func.count()).select_from(s.events).where(*where)) or 0
+            rows = _page_rows(conn, query, where, limit, after, offset, matches=int(total))
     next_cursor = _encode_cursor(query.sort, rows[limit - 1]) if len(rows) > limit else None
-    return Page(items=items, total=int(total), next_cursor=next_cursor)
+    return RowPage(rows=rows[:limit], total=int(total), next_cursor=next_cursor)
 
 
 def count_events(conn: Connection, query: EventQuery, scope: Scope) -> int:
@@ -662,15 +697,13 @@ def _prefix(column: ColumnElement[Any], prefix: str, postgis: bool) -> ColumnEle
 # dense box then costs one index probe instead of one table lookup per match.
 
 
-def _rtree_where(
-    conn: Connection, query: EventQuery, scope: Scope
-) -> list[ColumnElement[bool]] | None:
-    """The query as conditions on the R*Tree, or None when it needs the events table."""
+def _rtree_applies(conn: Connection, query: EventQuery, scope: Scope) -> bool:
+    """Whether the R*Tree alone answers the query (a box, maybe a period, no other filter)."""
     if not isinstance(query, EventQuery):
         raise TypeError("query must be a tocsin.store.queries.EventQuery")
     if not isinstance(scope, Scope):
         raise TypeError("scope must be a tocsin.store.queries.Scope")
-    if (
+    return not (
         conn.dialect.name != "sqlite"
         or query.bbox is None
         or scope.owner_user_id is not None
@@ -690,7 +723,16 @@ def _rtree_where(
         or query.violence_types
         or query.threat_categories
         or query.act_types
-    ):
+    )
+
+
+def _rtree_where(
+    conn: Connection, query: EventQuery, scope: Scope
+) -> list[ColumnElement[bool]] | None:
+    """The query as conditions on the R*Tree, or None when it needs the events table."""
+    if not _rtree_applies(conn, query, scope):
+        return None
+    if query.bbox is None:  # _rtree_applies refused it already; this narrows the type
         return None
     r = _rtree.c
     west, south, east, north = query.bbox
@@ -741,6 +783,209 @@ _CLASS_CODE = {
 }
 
 
+def _rtree_order(query: EventQuery) -> list[ColumnElement[Any]]:
+    r = _rtree.c
+    if query.sort is SortOrder.DATE_DESC:
+        return [r.min_day.desc(), r.id.desc()]
+    return [r.min_day.asc(), r.id.asc()]
+
+
+def _rtree_first_page(
+    conn: Connection, query: EventQuery, scope: Scope, limit: int
+) -> tuple[list[Any], int]:
+    """(``limit + 1`` full ``events`` rows of the first page, the number of all matches), in
+    ONE statement: the page's ids ordered and counted on the R*Tree (``count(*) OVER ()``:
+    with no cursor and no offset every match is a row of the window), joined to ``events``.
+
+    The conditions are exactly those of ``_rtree_where``; the SQL is written out and kept per
+    shape of query (period ends given, scope codes, order) because building it as SQLAlchemy
+    expressions cost more CPU per search than SQLite's own work on a page."""
+    if query.bbox is None:
+        raise QueryError("the R*Tree page needs a bbox")
+    first, last = _day_range(query)
+    codes: tuple[int, ...] = ()
+    if scope != Scope.everything():
+        codes = tuple(sorted(scope_code(t, c) for t in scope.tiers for c in scope.case_classes))
+    shape = (first is not None, last is not None, codes, query.sort is SortOrder.DATE_DESC)
+    stmt = _FIRST_PAGE.get(shape)
+    if stmt is None:
+        stmt = _first_page_statement(*shape)
+        if len(_FIRST_PAGE) < 256:  # one entry per role's scope and period shape: few
+            _FIRST_PAGE[shape] = stmt
+    west, south, east, north = query.bbox
+    params: dict[str, Any] = {
+        "west": west,
+        "south": south,
+        "east": east,
+        "north": north,
+        "first": first,
+        "last": last,
+        "limit": limit + 1,
+    }
+    rows = conn.execute(stmt, params).all()
+    return rows, (int(rows[0].total) if rows else 0)
+
+
+def _any_scope(scope: Scope) -> bool:
+    return bool(scope.tiers) and bool(scope.case_classes)
+
+
+_FIRST_PAGE: dict[tuple[bool, bool, tuple[int, ...], bool], TextClause] = {}
+
+
+def _first_page_statement(
+    has_first: bool, has_last: bool, codes: tuple[int, ...], desc: bool
+) -> TextClause:
+    conds = [
+        "max_lon >= :west",
+        "min_lon <= :east",
+        "max_lat >= :south",
+        "min_lat <= :north",
+        # The exact test, edges inclusive (see _rtree_where for why the two branches).
+        "((min_lon > :west AND max_lon < :east AND min_lat > :south AND max_lat < :north)"
+        " OR (lon BETWEEN :west AND :east AND lat BETWEEN :south AND :north))",
+    ]
+    if has_first:
+        conds.append("max_day >= :first")
+    if has_last:
+        conds.append("min_day <= :last")
+    if codes:
+        # Integers from scope_code, never user text, so they are written into the SQL.
+        conds += [f"max_scope >= {int(codes[0])}", f"min_scope <= {int(codes[-1])}"]
+        if len(codes) != codes[-1] - codes[0] + 1:
+            conds.append(f"min_scope IN ({', '.join(str(int(c)) for c in codes)})")
+    order = "DESC" if desc else "ASC"
+    columns = ", ".join(f"e.{c.name}" for c in s.events.c)
+    sql = (
+        f"SELECT {columns}, p.total FROM ("  # noqa: S608 - no user text in the SQL
+        f"SELECT id, min_day, count(*) OVER () AS total FROM events_rtree"
+        f" WHERE {' AND '.join(conds)}"
+        f" ORDER BY min_day {order}, id {order} LIMIT :limit"
+        f") AS p JOIN events AS e ON e.id = p.id ORDER BY p.min_day {order}, p.id {order}"
+    )
+    return text(sql).columns(*s.events.c, column("total", Integer))
+
+
+# --- box + period first pages on PostGIS, one statement --------------------------------------
+
+
+def _postgis_box_applies(conn: Connection, query: EventQuery, scope: Scope) -> bool:
+    """A box (maybe a period) and nothing else, newest or oldest first, on PostGIS."""
+    return (
+        conn.dialect.name == "postgresql"
+        and query.bbox is not None
+        and query.sort is not SortOrder.FATALITIES_DESC
+        and scope.owner_user_id is None
+        and _any_scope(scope)
+        and all(
+            value is None
+            for value in (
+                query.radius,
+                query.polygon,
+                query.pcode,
+                query.country_iso3,
+                query.actor,
+                query.min_fatalities,
+                query.dataset,
+            )
+        )
+        and not (query.violence_types or query.threat_categories or query.act_types)
+    )
+
+
+def _postgis_first_page(
+    conn: Connection, query: EventQuery, scope: Scope, limit: int
+) -> tuple[list[Any], int]:
+    """(``limit + 1`` full ``events`` rows of the first page, the number of all matches) in
+    ONE statement and one index scan: the matches' (id, date) are materialised once, counted,
+    and the page is the top of them (not a sort of every wide row). Conditions as in ``_where``
+    with ``_bbox_clauses``; the SQL is kept per query shape (see ``_first_page_statement``)."""
+    if query.bbox is None:
+        raise QueryError("the box page needs a bbox")
+    tiers = tuple(sorted(t.value for t in scope.tiers))
+    classes = tuple(sorted(c.value for c in scope.case_classes))
+    shape = (
+        query.start is not None,
+        query.end is not None,
+        tiers if scope.tiers != frozenset(SensitivityTier) else (),
+        classes if scope.case_classes != frozenset(CaseClass) else (),
+        query.sort is SortOrder.DATE_DESC,
+    )
+    stmt = _PG_FIRST_PAGE.get(shape)
+    if stmt is None:
+        stmt = _postgis_first_page_statement(*shape)
+        if len(_PG_FIRST_PAGE) < 256:
+            _PG_FIRST_PAGE[shape] = stmt
+    west, south, east, north = (float(v) for v in query.bbox)
+    params: dict[str, Any] = {
+        "west": west,
+        "south": south,
+        "east": east,
+        "north": north,
+        "start": query.start,
+        "end": query.end,
+        "limit": limit + 1,
+    }
+    rows = conn.execute(stmt, params).all()
+    return rows, (int(rows[0].total) if rows else 0)
+
+
+_PG_FIRST_PAGE: dict[tuple[Any, ...], TextClause] = {}
+
+
+def _postgis_first_page_statement(
+    has_start: bool,
+    has_end: bool,
+    tiers: tuple[str, ...],
+    classes: tuple[str, ...],
+    desc: bool,
+) -> TextClause:
+    conds = [
+        "geom && ST_MakeEnvelope(:west, :south, :east, :north, 4326)",
+        "longitude BETWEEN :west AND :east",
+        "latitude BETWEEN :south AND :north",
+    ]
+    if has_start or has_end:
+        # The form the (geom, period) GiST index was built on (see _period_overlaps).
+        lower = "CAST(:start AS date)" if has_start else "NULL"
+        upper = "CAST(:end AS date)" if has_end else "NULL"
+        conds.append(f"daterange(date_start, date_end, '[]') && daterange({lower}, {upper}, '[]')")
+    if has_start:
+        conds.append("date_end >= CAST(:start AS date)")
+    if has_end:
+        conds.append("date_start <= CAST(:end AS date)")
+    # Enum values of our own taxonomy, never user text, so they are written into the SQL.
+    if tiers:
+        conds.append(f"sensitivity IN ({', '.join(_sql_word(t) for t in tiers)})")
+    if classes:
+        conds.append(f"case_class IN ({', '.join(_sql_word(c) for c in classes)})")
+    order = "DESC" if desc else "ASC"
+    columns = ", ".join(f"e.{c.name}" for c in s.events.c)
+    sql = (
+        "WITH m AS MATERIALIZED (SELECT id, date_start FROM events"  # noqa: S608 - no user text
+        f" WHERE {' AND '.join(conds)}) "
+        f"SELECT {columns}, t.total FROM ("
+        f"SELECT id, date_start FROM m ORDER BY date_start {order}, id {order} LIMIT :limit"
+        ") AS p JOIN events AS e ON e.id = p.id CROSS JOIN (SELECT count(*) AS total FROM m) AS t"
+        f" ORDER BY p.date_start {order}, p.id {order}"
+    )
+    return text(sql).columns(*s.events.c, column("total", Integer))
+
+
+def _sql_word(value: str) -> str:
+    if not re.fullmatch(r"[a-z_]+", value):  # taxonomy values are; anything else is a bug
+        raise ValueError(f"unexpected scope value {value!r}")
+    return f"'{value}'"
+
+
+def _events_by_ids(conn: Connection, ids: list[int]) -> list[Any]:
+    """The ``events`` rows of ``ids``, in that order."""
+    rows = {
+        row.id: row for row in conn.execute(by_ids(conn, "events"), {"ids": ids_value(conn, ids)})
+    }
+    return [rows[i] for i in ids if i in rows]
+
+
 def _rtree_page_rows(
     conn: Connection,
     query: EventQuery,
@@ -759,17 +1004,13 @@ def _rtree_page_rows(
             stmt = stmt.where(or_(r.min_day < day, and_(r.min_day == day, r.id < last_id)))
         else:
             stmt = stmt.where(or_(r.min_day > day, and_(r.min_day == day, r.id > last_id)))
-    order = [r.min_day.desc(), r.id.desc()] if desc else [r.min_day.asc(), r.id.asc()]
-    stmt = stmt.order_by(*order).limit(limit + 1)
+    stmt = stmt.order_by(*_rtree_order(query)).limit(limit + 1)
     if offset:
         stmt = stmt.offset(offset)
     ids = list(conn.execute(stmt).scalars())
     if not ids:
         return []
-    rows = {
-        row.id: row for row in conn.execute(select(s.events).where(id_in(conn, s.events.c.id, ids)))
-    }
-    return [rows[i] for i in ids if i in rows]
+    return _events_by_ids(conn, ids)
 
 
 # --- ordering and paging ------------------------------------------------------------------

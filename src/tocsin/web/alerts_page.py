@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from tocsin.alerts import repository as repo
-from tocsin.alerts.access import AlertAction, lifecycle_actor, may, reader_tier
+from tocsin.alerts.access import AlertAction, lifecycle_actor, may, may_see, reader_tier
 from tocsin.alerts.actions import (
     StepResult,
     acknowledge_stored,
@@ -40,7 +40,7 @@ from tocsin.domain.taxonomy import SensitivityTier
 from tocsin.security.principal import Principal
 from tocsin.store.schema_alerts import alert_events
 from tocsin.web.i18n import N_
-from tocsin.web.labels import TIER_LABELS
+from tocsin.web.labels import ALERT_STATE_LABELS, OUTCOME_LABELS, TASK_KIND_LABELS, TIER_LABELS
 from tocsin.web.map_page import login_redirect
 from tocsin.web.render import render_page
 
@@ -49,28 +49,8 @@ router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 AlertIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,36}$")]
 LIST_LIMIT = 300
 
-STATE_LABELS = {
-    AlertState.DRAFT.value: N_("Draft, waiting for confirmation"),
-    AlertState.ISSUED.value: N_("Issued, not acknowledged"),
-    AlertState.ACKNOWLEDGED.value: N_("Acknowledged"),
-    AlertState.RESPONSE_ASSIGNED.value: N_("Response assigned"),
-    AlertState.CLOSED.value: N_("Closed"),
-    AlertState.SUPPRESSED.value: N_("Suppressed duplicate"),
-}
-TASK_LABELS = {
-    TaskKind.PATROL.value: N_("Patrol"),
-    TaskKind.ENGAGEMENT.value: N_("Engagement"),
-    TaskKind.REFERRAL.value: N_("Referral"),
-    TaskKind.EARLY_WARNING_MESSAGE.value: N_("Early-warning message to a community"),
-}
-OUTCOME_LABELS = {
-    Outcome.AVERTED.value: N_("Averted"),
-    Outcome.MITIGATED.value: N_("Mitigated"),
-    Outcome.OCCURRED.value: N_("Occurred"),
-    Outcome.FALSE_ALARM.value: N_("False alarm"),
-    Outcome.SUPERSEDED.value: N_("Superseded"),
-    Outcome.REJECTED.value: N_("Rejected (draft not issued)"),
-}
+STATE_LABELS = ALERT_STATE_LABELS
+TASK_LABELS = TASK_KIND_LABELS
 ACTION_LABELS = {
     "create": N_("Created"),
     "suppress": N_("Suppressed as a duplicate"),
@@ -112,7 +92,12 @@ def alerts_page(
     if isinstance(tier, Response):
         return tier
     now = services.settings.clock()
-    found = repo.list_alerts(uow.conn, tiers=visible_tiers(tier), limit=LIST_LIMIT)
+    found = repo.list_alerts(
+        uow.conn,
+        tiers=visible_tiers(tier),
+        case_classes=principal.policy.case_classes,
+        limit=LIST_LIMIT,
+    )
     found = [a for a in found if a.state is not AlertState.SUPPRESSED]
     ordered = sort_for_attention(found)
     views = [alert_view(a, tier, now) for a in ordered]
@@ -172,7 +157,7 @@ def _detail(
         alert = repo.load_alert(uow.conn, alert_id)
     except repo.AlertNotFound:
         return _not_found(request, principal)
-    if alert.candidate.tier > tier:
+    if not may_see(principal, alert.candidate.case_class, alert.candidate.tier):
         return _not_found(request, principal)
     if alert.candidate.tier >= SensitivityTier.RESTRICTED:
         uow.audit(principal.actor(), "alert.read", f"alert:{alert.id}", {"via": "page"})
@@ -230,7 +215,7 @@ def _act(
         alert = repo.load_alert(uow.conn, alert_id)
     except repo.AlertNotFound:
         return _not_found(request, principal)
-    if alert.candidate.tier > tier:
+    if not may_see(principal, alert.candidate.case_class, alert.candidate.tier):
         return _not_found(request, principal)
     if not may(principal, action):
         return render_page(request, "forbidden.html", {}, principal=principal, status_code=403)

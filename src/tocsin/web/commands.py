@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from tocsin.domain.taxonomy import SensitivityTier
@@ -62,7 +63,7 @@ def sitrep(
         when = reports.parse_period(period, today=now.date())
         where = reports.parse_area(area)
     except reports.SitrepError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print("[red]error:[/red]", escape(exc.translate(lang)), highlight=False)
         raise typer.Exit(2) from exc
     formats = ["html", "pdf"] if fmt is OutputFormat.BOTH else [fmt.value]
     engine = make_engine()

@@ -23,6 +23,7 @@ from tocsin.security.principal import Principal
 from tocsin.web import dashboard_data as data
 from tocsin.web import sitrep
 from tocsin.web.forecast_data import FORECAST_TIER
+from tocsin.web.i18n import N_
 from tocsin.web.labels import ALERT_STATE_LABELS, TIER_LABELS, VIOLENCE_LABELS, VIOLENCE_ORDER
 from tocsin.web.map_page import login_redirect
 from tocsin.web.palette import VIOLENCE_COLOURS
@@ -67,7 +68,9 @@ def dashboard_context(
         "reference_day": ref,
         "windows": data.key_figures(uow.conn, scope, ref),
         "trend": data.monthly_trend(uow.conn, scope, ref),
-        "alerts": data.open_alerts(uow.conn, tier if scope.owner_user_id is None else None),
+        "alerts": data.open_alerts(
+            uow.conn, tier if scope.owner_user_id is None else None, scope.case_classes
+        ),
         "triage": triage,
         "risk": data.risk_summary(uow.conn, today) if sees_forecasts else None,
         "sees_forecasts": sees_forecasts,
@@ -123,12 +126,12 @@ def sitrep_generate(
         return render_page(request, "forbidden.html", {}, principal=principal, status_code=403)
     try:
         if output not in SITREP_FORMATS:
-            raise sitrep.SitrepError("choose PDF or HTML")
+            raise sitrep.SitrepError(N_("choose PDF or HTML"))
         parsed_period = sitrep.parse_period(period, today)
         parsed_area = sitrep.parse_area(area)
     except sitrep.SitrepError as exc:
         context = dashboard_context(uow, principal, today, form)
-        context["sitrep_error"] = str(exc)
+        context["sitrep_error"] = exc.translate(request_language(request))
         return render_page(request, "dashboard.html", context, principal=principal, status_code=400)
     scope = principal.record_scope()
     tier = data.viewer_tier(scope)

@@ -18,6 +18,7 @@ roles see figures of their own records only.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -27,7 +28,7 @@ from sqlalchemy import Connection, func, inspect, select
 from tocsin.alerts.lifecycle import AlertState
 from tocsin.alerts.redaction import may_receive, redact_for_tier
 from tocsin.alerts.repository import load_alert
-from tocsin.domain.taxonomy import SensitivityTier
+from tocsin.domain.taxonomy import CaseClass, SensitivityTier
 from tocsin.forecast.registry.partitions import month_id, month_label
 from tocsin.security.policies import AccessScope
 from tocsin.store import schema as s
@@ -179,8 +180,12 @@ def monthly_trend(conn: Connection, scope: AccessScope, ref: date) -> charts.Sta
     return charts.stacked_bars(months, counts, VIOLENCE_ORDER, height=160)
 
 
-def open_alerts(conn: Connection, tier: SensitivityTier | None) -> OpenAlerts:
-    """Open alerts a viewer of ``tier`` may receive, newest first, headlines redacted for it."""
+def open_alerts(
+    conn: Connection, tier: SensitivityTier | None, case_classes: Iterable[CaseClass]
+) -> OpenAlerts:
+    """Open alerts a viewer of ``tier`` and ``case_classes`` may receive, newest first,
+    headlines redacted for the tier."""
+    classes = frozenset(case_classes)
     if tier is None:
         return OpenAlerts((), 0)
     a = alerts_table.c
@@ -193,7 +198,7 @@ def open_alerts(conn: Connection, tier: SensitivityTier | None) -> OpenAlerts:
     total = 0
     for alert_id in ids:
         alert = load_alert(conn, alert_id)
-        if not may_receive(alert.candidate, tier):
+        if not may_receive(alert.candidate, tier) or alert.candidate.case_class not in classes:
             continue
         total += 1
         if len(shown) < ALERTS_SHOWN:

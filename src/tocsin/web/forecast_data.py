@@ -204,11 +204,10 @@ class RiskLayer:
     values: dict[str, float]  # unit -> P(at least one fatality)
 
 
-def risk_layer(
-    conn: Connection, today: date, levels: Sequence[str] = ("cm", "adm1", "adm2")
-) -> RiskLayer | None:
-    """P(at least one fatality) per unit for one month of the latest run at a level the map
-    can draw: the current month if the run covers it, else its nearest month."""
+def risk_layer(conn: Connection, today: date, levels: Sequence[str] = LEVELS) -> RiskLayer | None:
+    """P(at least one fatality) per unit for one month of the latest run (the map draws
+    countries from the basemap, admin areas from the boundaries layer and PRIO-GRID cells
+    from their numbers): the current month if the run covers it, else its nearest month."""
     run = latest_run(conn, levels)
     if run is None:
         return None

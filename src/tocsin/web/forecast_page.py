@@ -26,7 +26,7 @@ from tocsin.web.forecast_data import FORECAST_TIER
 from tocsin.web.i18n import N_
 from tocsin.web.map_page import login_redirect
 from tocsin.web.palette import RISK_COLOURS
-from tocsin.web.render import render_page
+from tocsin.web.render import render_page, request_language
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 
@@ -65,7 +65,7 @@ def forecast_page(
     try:
         month = view.parse_month(params.get("month"), run, view.default_month(run, today))
     except view.ForecastInputError as exc:
-        context["problem"] = str(exc)
+        context["problem"] = exc.translate(request_language(request))
         month, status = view.default_month(run, today), 400
     rows, total = view.ranked_units(uow.conn, run, month)
     context.update(
@@ -83,9 +83,9 @@ def forecast_page(
         try:
             code = view.check_unit(unit.strip())
             if not view.unit_exists(uow.conn, run, code):
-                raise view.ForecastInputError("the latest run has no forecast for this unit")
+                raise view.ForecastInputError(N_("the latest run has no forecast for this unit"))
         except view.ForecastInputError as exc:
-            context["problem"], status = str(exc), 400
+            context["problem"], status = exc.translate(request_language(request)), 400
         else:
             names = forecast_data.unit_names(uow.conn, run.level, [code])
             points = view.series(uow.conn, run, code, scope, today)

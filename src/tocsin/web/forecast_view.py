@@ -4,8 +4,9 @@ and its forecast against what happened (read only).
 - **Risk by unit**: one month of the latest stored run (any level), units ranked by the chance
   of at least one fatality, with the median and the 90% interval of the count.
 - **Why**: the stored explanations of that unit-month (``forecast_explanations``, LightGBM
-  SHAP values): the features that raised and lowered each part of the model, in the words of
-  :func:`tocsin.forecast.explain.describe_feature`.
+  SHAP values): the features that raised and lowered each part of the model, named by their
+  feature key and put into words in the reader's language by :mod:`tocsin.web.feature_labels`
+  when the page is rendered.
 - **Forecast against actual**: per month, the median and 90% interval of the run, and the
   fatalities counted from the events *in the viewer's scope* for that unit and the run's target
   (so the line says what this viewer can check, and nothing the viewer could not read anyway).
@@ -22,7 +23,6 @@ from datetime import date
 from sqlalchemy import Connection, func, select
 
 from tocsin.domain.taxonomy import ViolenceType
-from tocsin.forecast.explain import describe_feature
 from tocsin.forecast.registry.partitions import month_id, month_label, year_month
 from tocsin.security.policies import AccessScope
 from tocsin.store import schema as s
@@ -30,6 +30,7 @@ from tocsin.store.queries import EventQuery
 from tocsin.store.schema_forecast import forecast_explanations, forecast_values
 from tocsin.web import forecast_data, map_data
 from tocsin.web.forecast_data import RunInfo
+from tocsin.web.i18n import N_, TranslatableError
 
 MAX_ROWS = 200
 HISTORY_MONTHS = 12  # actuals shown before the run's first forecast month
@@ -45,7 +46,7 @@ TARGET_TYPES = {
 }
 
 
-class ForecastInputError(ValueError):
+class ForecastInputError(TranslatableError):
     """A month or unit asked for in the query string that the run does not have."""
 
 
@@ -64,7 +65,7 @@ class UnitRow:
 @dataclass(frozen=True, slots=True)
 class Reason:
     part: str
-    description: str
+    feature: str  # the model's feature key; the template puts it into words
     contribution: float
     value: float | None
 
@@ -98,11 +99,13 @@ def parse_month(text: str | None, run: RunInfo, default: int) -> int:
         return default
     match = _MONTH.match(text.strip())
     if not match or not 1 <= int(match.group(2)) <= 12:
-        raise ForecastInputError("the month must look like 2024-05")
+        raise ForecastInputError(N_("the month must look like 2024-05"))
     mid = month_id(int(match.group(1)), int(match.group(2)))
     if not run.first_month <= mid <= run.last_month:
         raise ForecastInputError(
-            f"the run covers {month_label(run.first_month)} to {month_label(run.last_month)}"
+            N_("the run covers %(first)s to %(last)s"),
+            first=month_label(run.first_month),
+            last=month_label(run.last_month),
         )
     return mid
 
@@ -114,7 +117,7 @@ def default_month(run: RunInfo, today: date) -> int:
 
 def check_unit(text: str) -> str:
     if not _UNIT.match(text):
-        raise ForecastInputError("a unit is a country code, a P-code or a grid cell number")
+        raise ForecastInputError(N_("a unit is a country code, a P-code or a grid cell number"))
     return text
 
 
@@ -160,7 +163,7 @@ def why(conn: Connection, run: RunInfo, unit: str, month: int, top: int = 5) -> 
         )
     ).all()
     reasons = [
-        Reason(r.part, describe_feature(r.feature), float(r.contribution), r.feature_value)
+        Reason(r.part, r.feature, float(r.contribution), r.feature_value)
         for r in rows
         if r.part in EXPLAINED_PARTS
     ]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from functools import cache
+from functools import cache, partial
 from importlib import resources
 from pathlib import Path
 
@@ -81,6 +81,14 @@ def environment(lang: str) -> Environment:
     env.globals["lang"] = lang
     env.globals["text_direction"] = "rtl" if lang in RTL_LANGUAGES else "ltr"
     env.globals["languages"] = LANGUAGES
+    # Imported here: these modules import N_ from this one.
+    from tocsin.web.feature_labels import explain_feature
+    from tocsin.web.labels import term
+    from tocsin.web.overview import attribution_for
+
+    env.globals["feature_text"] = partial(explain_feature, gettext=translations(lang).gettext)
+    env.filters["term"] = partial(term, gettext=translations(lang).gettext)
+    env.globals["attribution"] = partial(attribution_for, gettext=translations(lang).gettext)
     return env
 
 
@@ -122,3 +130,18 @@ def choose_language(
 def gettext(lang: str, message: str) -> str:
     """Translates one message outside a template (e.g. a value in a JSON response)."""
     return translations(lang).gettext(message)
+
+
+class TranslatableError(ValueError):
+    """An error whose message a person reads: an English msgid (marked with :func:`N_` where it
+    is raised) and its ``%(name)s`` parameters, so each page can show it in its reader's
+    language. ``str(error)`` is the English text (logs, the command line's default)."""
+
+    def __init__(self, message: str, **params: object) -> None:
+        self.message = message
+        self.params = params
+        super().__init__(message % params if params else message)
+
+    def translate(self, lang: str) -> str:
+        text = translations(lang).gettext(self.message)
+        return text % self.params if self.params else text

@@ -29,6 +29,7 @@ from tocsin.api.uow import UnitOfWork, UnitOfWorkRoute, get_uow
 from tocsin.security.policies import Permission
 from tocsin.security.principal import Principal
 from tocsin.store.schema_security import audit_log
+from tocsin.web.incident_corroboration import SEARCH_DAYS, SEARCH_KM, corroboration_for
 from tocsin.web.labels import TIER_LABELS, VIOLENCE_LABELS
 from tocsin.web.map_page import login_redirect
 from tocsin.web.palette import FOCUS_BORDER, MAP_COLOURS, VIOLENCE_COLOURS
@@ -101,9 +102,12 @@ def incident_page(
         trail = _audit_trail(uow.conn, uid)
         uow.audit(principal.actor(), "audit.read", f"event:{uid}", {"returned": len(trail)})
     linked = linked_reports_for_page(uow, principal, uid)
+    corroboration = corroboration_for(uow.conn, principal.record_scope(), _stored.event, record)
     context = {
         "active": "map",
         "linked_reports": linked,
+        "corroboration": corroboration,
+        "corroboration_window": {"days": SEARCH_DAYS, "km": int(SEARCH_KM)},
         "r": record,
         "small_map": _small_map(record),
         "colours": VIOLENCE_COLOURS,

@@ -333,7 +333,7 @@ def map_risk(
     services: Services = Depends(get_services),
 ) -> Response:
     """P(at least one fatality) per unit for one month of the latest forecast run at a level
-    the map can draw (countries, or admin areas when a boundaries layer is configured)."""
+    (countries, PRIO-GRID cells, or admin areas when a boundaries layer is configured)."""
     if not principal.can(Permission.EVENTS_READ):
         status = 403 if principal.authenticated else 401
         return _json({"detail": "sign in with a role that may read events"}, status)

@@ -38,7 +38,7 @@ from tocsin.verify.routing import SUBMITTER_ROLES, mission_routing
 from tocsin.verify.service import Access
 from tocsin.verify.workflow import ReportState
 from tocsin.web.i18n import N_
-from tocsin.web.labels import TIER_LABELS
+from tocsin.web.labels import CASE_CLASS_LABELS, REPORT_STATE_LABELS, TIER_LABELS
 from tocsin.web.map_page import login_redirect
 from tocsin.web.render import render_page
 
@@ -62,20 +62,8 @@ ACTIONS = frozenset(
     }
 )
 
-STATE_LABELS: dict[str, str] = {
-    ReportState.RECEIVED.value: N_("Received"),
-    ReportState.TRIAGED.value: N_("Triaged"),
-    ReportState.UNDER_VERIFICATION.value: N_("Under verification"),
-    ReportState.VERIFIED.value: N_("Verified"),
-    ReportState.UNVERIFIED.value: N_("Unverified"),
-    ReportState.DISCARDED.value: N_("Discarded"),
-}
-CLASS_LABELS: dict[str, str] = {
-    CaseClass.GENERAL.value: N_("General"),
-    CaseClass.SEXUAL_VIOLENCE.value: N_("Sexual violence"),
-    CaseClass.CHILDREN.value: N_("Children"),
-    CaseClass.MISSION_PERSONNEL_MISCONDUCT.value: N_("Misconduct by mission personnel"),
-}
+STATE_LABELS = REPORT_STATE_LABELS
+CLASS_LABELS = CASE_CLASS_LABELS
 RELIABILITY_CHOICES = [r.value for r in SourceReliability]
 CREDIBILITY_CHOICES = [c.value for c in InformationCredibility]
 MESSAGES: dict[str, str] = {

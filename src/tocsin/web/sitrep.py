@@ -31,7 +31,7 @@ from tocsin.security.audit import record as audit_record
 from tocsin.security.policies import AccessScope
 from tocsin.store.queries import EventQuery, Scope, count_by
 from tocsin.web import charts, sitrep_data
-from tocsin.web.i18n import N_, environment
+from tocsin.web.i18n import N_, TranslatableError, environment
 from tocsin.web.labels import TIER_LABELS, VIOLENCE_LABELS, VIOLENCE_ORDER
 from tocsin.web.overview import attribution_for
 from tocsin.web.palette import (
@@ -53,8 +53,9 @@ _DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _PCODE = re.compile(r"^[A-Z]{2}[0-9][0-9A-Z]{0,15}$")
 
 
-class SitrepError(ValueError):
-    """A report cannot be made as asked (bad period or area); the message says why."""
+class SitrepError(TranslatableError):
+    """A report cannot be made as asked (bad period or area); the message says why, in the
+    reader's language (:meth:`TranslatableError.translate`)."""
 
 
 # --- period and area ----------------------------------------------------------------------
@@ -88,10 +89,13 @@ def _one_period(text: str) -> tuple[date, date]:
             year = int(m[1])
             return date(year, 1, 1), date(year, 12, 31)
     except ValueError as exc:
-        raise SitrepError(f"not a valid date: {text!r}") from exc
+        raise SitrepError(N_("not a valid date: %(text)s"), text=repr(text)) from exc
     raise SitrepError(
-        f"cannot read the period {text[:40]!r}: use YYYY-MM, YYYY, YYYY-MM-DD, "
-        "or a range such as 2022-01..2022-03"
+        N_(
+            "cannot read the period %(text)s: use YYYY-MM, YYYY, YYYY-MM-DD, "
+            "or a range such as 2022-01..2022-03"
+        ),
+        text=repr(text[:40]),
     )
 
 
@@ -99,7 +103,7 @@ def parse_period(text: str, today: date | None = None) -> Period:
     """``2022-01`` (a month), ``2022`` (a year), ``2022-01-15`` (a day) or ``A..B``."""
     text = (text or "").strip()
     if len(text) > 40:
-        raise SitrepError("the period is longer than 40 characters")
+        raise SitrepError(N_("the period is longer than 40 characters"))
     if ".." in text:
         first, _, last = text.partition("..")
         start, _ = _one_period(first.strip())
@@ -107,13 +111,15 @@ def parse_period(text: str, today: date | None = None) -> Period:
     else:
         start, end = _one_period(text)
     if start.year < 1946:
-        raise SitrepError("periods before 1946 hold no data")
+        raise SitrepError(N_("periods before 1946 hold no data"))
     if end < start:
-        raise SitrepError(f"the period ends ({end}) before it starts ({start})")
+        raise SitrepError(
+            N_("the period ends (%(end)s) before it starts (%(start)s)"), end=end, start=start
+        )
     if (end - start).days >= MAX_SPAN_DAYS:
-        raise SitrepError("a report covers at most ten years")
+        raise SitrepError(N_("a report covers at most ten years"))
     if today is not None and start > today:
-        raise SitrepError(f"the period starts in the future ({start})")
+        raise SitrepError(N_("the period starts in the future (%(start)s)"), start=start)
     return Period(start, end, text)
 
 
@@ -156,15 +162,20 @@ def parse_area(text: str) -> Area:
         try:
             info = country_info(code)
         except UnknownCountryError as exc:
-            raise SitrepError(str(exc)) from exc
+            raise SitrepError(
+                N_("%(code)s is not a country code this system knows"), code=repr(code)
+            ) from exc
         return Area(code, info.name, info.iso3, True)
     if _PCODE.match(code):
         country = pycountry.countries.get(alpha_2=code[:2])
         iso3 = country.alpha_3 if country is not None else None
         return Area(code, code, iso3, False)
     raise SitrepError(
-        f"cannot read the area {text[:40]!r}: give an ISO 3166 alpha-3 country code such as "
-        "CAF, or an OCHA P-code such as CF11"
+        N_(
+            "cannot read the area %(text)s: give an ISO 3166 alpha-3 country code such as "
+            "CAF, or an OCHA P-code such as CF11"
+        ),
+        text=repr(text[:40]),
     )
 
 
@@ -351,7 +362,7 @@ def build_sitrep(
             conn, tier, area.iso3, area.pcode_prefixes, period.end
         ),
         alerts=sitrep_data.alert_section(
-            conn, period.start, period.end, area.alert_tokens, tier, now
+            conn, period.start, period.end, area.alert_tokens, tier, now, scope.case_classes
         ),
         attributions=attributions,
         restricted_uids=restricted,

@@ -162,8 +162,11 @@ def alert_section(
     area_tokens: Iterable[str],
     tier: SensitivityTier,
     now: datetime,
+    case_classes: Iterable[CaseClass],
 ) -> AlertSection:
-    """Alerts of the period and area that an audience of ``tier`` may receive, redacted."""
+    """Alerts of the period and area that an audience of ``tier`` and ``case_classes`` may
+    receive, redacted; an alert of another case class counts as withheld."""
+    classes = frozenset(case_classes)
     tokens = [t.upper() for t in area_tokens]
     period_start = datetime.combine(start, time(), tzinfo=UTC)
     period_end = datetime.combine(end + timedelta(days=1), time(), tzinfo=UTC)
@@ -180,7 +183,7 @@ def alert_section(
     withheld = 0
     for alert_id in ids:
         alert = load_alert(conn, alert_id)
-        if not may_receive(alert.candidate, tier):
+        if not may_receive(alert.candidate, tier) or alert.candidate.case_class not in classes:
             # Counted only if it is about this area by its key; its areas are not looked at.
             key = alert.candidate.area_key.rsplit(":", 1)[-1].upper()
             withheld += any(key.startswith(t) for t in tokens)

@@ -37,10 +37,11 @@ from tocsin.security.policies import Permission
 from tocsin.security.principal import Principal
 from tocsin.store import schema as s
 from tocsin.store.queries import Scope, data_sources
+from tocsin.web.i18n import N_, gettext
 from tocsin.web.import_jobs import ImportJob, ImportJobs
 from tocsin.web.map_page import login_redirect
 from tocsin.web.overview import attribution_for
-from tocsin.web.render import render_page
+from tocsin.web.render import render_page, request_language
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 upload_router = APIRouter(route_class=ReadOnlyRoute, include_in_schema=False)
@@ -50,6 +51,14 @@ RECENT_RUNS = 10
 REFRESH_SECONDS = 2
 _CHUNK = 1024 * 1024
 _FORM_FIELDS = {"file", "format", "dataset_version", "csrf_token"}
+# Names of the import formats in the upload form (the option values stay the format keys).
+FORMAT_LABELS = {
+    "ucdp": N_("UCDP GED (CSV)"),
+    "acled": N_("ACLED (CSV)"),
+    "insecurity_insight": N_("Insecurity Insight (JSON)"),
+    "hxl": N_("HXL-tagged CSV"),
+    "geojson": N_("GeoJSON"),
+}
 _JOB_ID = r"^[0-9a-f]{32}$"
 
 
@@ -113,7 +122,7 @@ def _page_context(uow: UnitOfWork, principal: Principal) -> dict[str, Any]:
         ],
         "runs": _recent_runs(uow.conn) if may_import else [],
         "may_import": may_import,
-        "formats": FORMAT_NAMES,
+        "formats": [(f, FORMAT_LABELS.get(f, f)) for f in FORMAT_NAMES],
         "upload_error": None,
         "form": {"format": "", "dataset_version": ""},
     }
@@ -162,19 +171,21 @@ async def sources_import(
         "dataset_version": version if isinstance(version, str) else "",
     }
 
-    def problem(message: str) -> Response:
-        return _form_error(request, uow, principal, message, shown)
+    def problem(message: str, **params: object) -> Response:
+        # ``message`` is an English msgid (N_); shown in the reader's language.
+        text = gettext(request_language(request), message)
+        return _form_error(request, uow, principal, text % params if params else text, shown)
 
     unknown = sorted(set(form.keys()) - _FORM_FIELDS)
     if unknown:
-        return problem(f"unknown form fields: {', '.join(unknown)[:100]}")
+        return problem(N_("unknown form fields: %(fields)s"), fields=", ".join(unknown)[:100])
     upload = form.get("file")
     if not isinstance(upload, UploadFile) or not (upload.filename or upload.size):
-        return problem("choose a file to import")
+        return problem(N_("choose a file to import"))
     if fmt is not None and (not isinstance(fmt, str) or fmt not in FORMAT_NAMES):
-        return problem(f"the format must be one of {', '.join(FORMAT_NAMES)}")
+        return problem(N_("the format must be one of %(formats)s"), formats=", ".join(FORMAT_NAMES))
     if version is not None and (not isinstance(version, str) or len(version) > 64):
-        return problem("the dataset version must be text of at most 64 characters")
+        return problem(N_("the dataset version must be text of at most 64 characters"))
 
     folder = services.settings.home / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
@@ -198,7 +209,7 @@ async def sources_import(
         await upload.close()
     if size == 0:
         path.unlink(missing_ok=True)
-        return problem("the file is empty")
+        return problem(N_("the file is empty"))
     job = jobs_of(request).submit(
         path,
         user_id=principal.user_id,

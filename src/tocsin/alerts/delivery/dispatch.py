@@ -16,7 +16,7 @@ from tocsin.alerts.delivery.smtp import EMAIL_CONTENT_TYPE, check_email_address,
 from tocsin.alerts.delivery.webhook import check_webhook_url
 from tocsin.alerts.lifecycle import Alert, AlertState
 from tocsin.alerts.redaction import RedactedView, may_receive, redact_for_tier
-from tocsin.domain.taxonomy import SensitivityTier
+from tocsin.domain.taxonomy import CaseClass, SensitivityTier
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,9 @@ class Channel:
     # an escalation step that names one of them queues the alert here again.
     escalation_roles: frozenset[str] = frozenset()
     on_issue: bool = True  # False: the recipient hears only of escalations
+    # Case classes this recipient is cleared for, besides its tier: an alert derived from a
+    # sexual-violence or children case goes only where that class is cleared.
+    case_classes: frozenset[CaseClass] = frozenset({CaseClass.GENERAL})
 
     def __post_init__(self) -> None:
         if self.kind == "webhook":
@@ -110,6 +113,11 @@ def enqueue_alert(
             skipped[ch.name] = (
                 f"channel tier {ch.tier.value} is below the alert's tier "
                 f"{alert.candidate.tier.value}"
+            )
+            continue
+        if alert.candidate.case_class not in ch.case_classes:
+            skipped[ch.name] = (
+                f"channel is not cleared for {alert.candidate.case_class.value} cases"
             )
             continue
         view = redact_for_tier(alert.candidate, ch.tier)

@@ -28,7 +28,8 @@ from tocsin.alerts.delivery.dispatch import Channel
 from tocsin.alerts.lifecycle import EscalationLadder, EscalationStep
 from tocsin.alerts.model import Certainty, Severity, Urgency
 from tocsin.alerts.triggers.proximity import ProtectedSite, SiteKind
-from tocsin.domain.taxonomy import PocThreatCategory, SensitivityTier, ViolenceType
+from tocsin.domain.grading import InformationCredibility, SourceReliability
+from tocsin.domain.taxonomy import CaseClass, PocThreatCategory, SensitivityTier, ViolenceType
 
 MAX_FILE_BYTES = (
     1_000_000  # a trigger file is hand-written; anything bigger is a mistake or hostile
@@ -137,6 +138,45 @@ class ProximityTrigger(_TriggerBase):
     max_location_uncertainty_km: float = Field(default=25, ge=0, le=500)
     validity: Duration = timedelta(days=7)
     urgency: Urgency = Urgency.IMMEDIATE
+    # What makes an intake report a *credible threat*: an analyst has taken it to one of
+    # ``threat_states`` and graded it (Admiralty) with credibility 1..``threat_max_credibility``
+    # from a source whose reliability is one of ``threat_reliabilities``. Ungraded reports and
+    # reports still in triage never count, whatever these say.
+    threat_states: tuple[Literal["verified", "under_verification", "unverified"], ...] = Field(
+        default=("verified",), min_length=1
+    )
+    threat_max_credibility: int = Field(
+        default=2,
+        ge=1,
+        le=5,
+        description="highest Admiralty credibility that counts: 1 confirmed, 2 probably true, "
+        "3 possibly true, 4 doubtful, 5 improbable (6, cannot be judged, never counts)",
+    )
+    threat_reliabilities: tuple[SourceReliability, ...] = Field(
+        default=tuple(SourceReliability), min_length=1
+    )
+    case_classes: tuple[CaseClass, ...] = Field(
+        default=(CaseClass.GENERAL,),
+        min_length=1,
+        description="case classes whose incidents and threat reports feed this trigger; an "
+        "alert from a restricted class is delivered only where that class is cleared",
+    )
+
+    def counts_as_credible(
+        self,
+        state: str,
+        reliability: SourceReliability | None,
+        credibility: InformationCredibility | None,
+    ) -> bool:
+        """The documented rule (see above), on one report's case."""
+        if state not in self.threat_states or reliability is None or credibility is None:
+            return False
+        if credibility is InformationCredibility.CANNOT_BE_JUDGED:
+            return False
+        return (
+            int(credibility.value) <= self.threat_max_credibility
+            and reliability in self.threat_reliabilities
+        )
 
 
 class KeywordsTrigger(_TriggerBase):
@@ -286,6 +326,12 @@ class ChannelConfig(_Strict):
         description="roles of the escalation ladder this recipient stands for",
     )
     on_issue: bool = Field(default=True, description="false: receives escalations only")
+    case_classes: tuple[CaseClass, ...] = Field(
+        default=(CaseClass.GENERAL,),
+        min_length=1,
+        description="case classes this recipient is cleared for (alerts derived from a "
+        "restricted-class report or incident go only where their class is listed)",
+    )
 
     @model_validator(mode="after")
     def _target_ok(self) -> ChannelConfig:
@@ -302,6 +348,7 @@ class ChannelConfig(_Strict):
             self.allow_http,
             frozenset(self.escalation_roles),
             self.on_issue,
+            frozenset(self.case_classes),
         )
 
 

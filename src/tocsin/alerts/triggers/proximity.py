@@ -1,4 +1,11 @@
-"""Proximity trigger: a verified incident or credible threat within X km of a protected site.
+"""Proximity trigger: a verified incident or credible threat report within X km of a protected
+site.
+
+What counts as a credible threat report (state and Admiralty grade) is decided where reports are
+read (``tocsin.alerts.inputs.credible_threat_reports``) from the trigger's ``threat_*`` keys. An
+alert derived from a threat report, or from an incident of a restricted case class, is at least
+as sensitive as its source (tier and case class): the mere existence of a restricted report near
+a named site must not reach a lower-tier reader.
 
 Sites are points (IDP site, school, health facility, base) or routes given as polylines. Every
 site point and every route segment goes into a shapely STRtree over lon/lat boxes, so each
@@ -21,7 +28,7 @@ from shapely import STRtree, box
 from shapely.geometry import LineString, Point
 
 from tocsin.alerts.model import AlertArea, AlertCandidate, Passage, TriggerKind, highest_tier
-from tocsin.domain.taxonomy import SensitivityTier
+from tocsin.domain.taxonomy import CaseClass, SensitivityTier
 from tocsin.geo.distance import EARTH_RADIUS_KM, haversine_km, radius_bbox
 
 if TYPE_CHECKING:
@@ -89,6 +96,16 @@ class LocatedReport:
     summary: str
     tier: SensitivityTier = SensitivityTier.INTERNAL
     uncertainty_km: float = 0.0
+    case_class: CaseClass = CaseClass.GENERAL
+    # Other names of the same thing: the incident a report was linked to, or the reports linked
+    # to an incident. They go into the alert's evidence, so the incident and the report it was
+    # made from are recognised as one detection at the same site (no second alert).
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def raises_alert_tier(self) -> bool:
+        """A threat report, or an incident of a restricted case class, sets the alert's floor."""
+        return self.kind == "credible_threat" or self.case_class is not CaseClass.GENERAL
 
 
 def evaluate_proximity(
@@ -100,7 +117,7 @@ def evaluate_proximity(
     index = SiteIndex([s for s in sites if s.kind in rule.site_kinds])
     candidates: list[AlertCandidate] = []
     for report in reports:
-        if report.kind not in rule.include:
+        if report.kind not in rule.include or report.case_class not in rule.case_classes:
             continue
         if not (math.isfinite(report.uncertainty_km) and report.uncertainty_km >= 0):
             raise ValueError(f"report {report.uid!r}: uncertainty_km must be >= 0")
@@ -190,18 +207,21 @@ def _candidate(
     rule: ProximityTrigger, site: ProtectedSite, report: LocatedReport, distance: float
 ) -> AlertCandidate:
     label = _SITE_LABEL[site.kind]
-    what = "Verified incident" if report.kind == "verified_incident" else "Credible threat"
+    what = "Verified incident" if report.kind == "verified_incident" else "Credible threat report"
     where = site.area or "the mission area"
     precision = (
         f" (position known to within ~{report.uncertainty_km:g} km)"
         if report.uncertainty_km
         else ""
     )
-    detail_tier = highest_tier((rule.tier, site.tier, report.tier))
+    # Never lower than the source: a threat report (or a restricted-class incident) lifts the
+    # whole alert, headline included, to its own tier.
+    alert_tier = highest_tier((rule.tier, report.tier)) if report.raises_alert_tier else rule.tier
+    detail_tier = highest_tier((alert_tier, site.tier, report.tier))
     explanation = (
         Passage(
             f"{what} reported within {rule.radius_km:g} km of a protected {label} in {where}.",
-            rule.tier,
+            alert_tier,
         ),
         Passage(
             f"{what} {report.uid} ({report.summary}) on {report.occurred_at:%Y-%m-%d} is "
@@ -211,7 +231,7 @@ def _candidate(
         ),
     )
     areas: list[AlertArea] = []
-    generalised = AlertArea(site.area, rule.tier) if site.area else None
+    generalised = AlertArea(site.area, alert_tier) if site.area else None
     if site.is_route:
         # CAP has no line type: describe the route, and ring the incident with the radius.
         areas.append(
@@ -243,7 +263,7 @@ def _candidate(
         severity=rule.severity,
         urgency=rule.urgency,
         certainty=rule.certainty,
-        tier=rule.tier,
+        tier=alert_tier,
         areas=tuple(areas),
         threat_category=rule.threat_category,
         instruction=rule.instruction,
@@ -252,6 +272,7 @@ def _candidate(
             "radius_km": rule.radius_km,
             "uncertainty_km": report.uncertainty_km,
         },
-        evidence=(report.uid,),
+        evidence=(report.uid, *report.aliases),
         requires_confirmation=report.kind == "credible_threat",
+        case_class=report.case_class,
     )

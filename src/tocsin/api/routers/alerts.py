@@ -153,13 +153,18 @@ def _require(principal: Principal, action: AlertAction) -> SensitivityTier:
     return tier
 
 
-def _load(uow: UnitOfWork, alert_id: str, tier: SensitivityTier) -> Alert:
-    """The alert if it exists and is within ``tier``; otherwise the same 404 either way."""
+def _load(
+    uow: UnitOfWork, alert_id: str, tier: SensitivityTier, principal: Principal | None = None
+) -> Alert:
+    """The alert if it exists and is within ``tier`` (and the principal's case classes);
+    otherwise the same 404 either way."""
     try:
         alert = repo.load_alert(uow.conn, alert_id)
     except repo.AlertNotFound:
         raise HTTPException(404, "no such alert") from None
     if alert.candidate.tier > tier:
+        raise HTTPException(404, "no such alert")
+    if principal is not None and alert.candidate.case_class not in principal.policy.case_classes:
         raise HTTPException(404, "no such alert")
     return alert
 
@@ -189,7 +194,7 @@ def _step(
     run: Any,
 ) -> dict[str, Any]:
     """Run a lifecycle step on an alert within the caller's tier, audit it, return the view."""
-    _load(uow, alert_id, tier)
+    _load(uow, alert_id, tier, principal)
     try:
         step: StepResult = run()
     except (InvalidTransition, repo.ConcurrentUpdate) as exc:
@@ -232,7 +237,12 @@ def list_alerts(
     tier = _tier_or_401(principal)
     states = OPEN_STATES if state == "open" else None if state == "all" else {AlertState(state)}
     found = repo.list_alerts(
-        uow.conn, tiers=visible_tiers(tier), states=states, limit=limit, offset=offset
+        uow.conn,
+        tiers=visible_tiers(tier),
+        states=states,
+        case_classes=principal.policy.case_classes,
+        limit=limit,
+        offset=offset,
     )
     now = services.settings.clock()
     tasks = repo.tasks_for(uow.conn, [a.id for a in found]) if found else []
@@ -268,6 +278,7 @@ def feed(
         services.settings.clock(),
         sender=cfg.sender if cfg else DEFAULT_SENDER,
         self_url=f"{base}/api/v1/alerts/feed.atom",
+        case_classes=principal.policy.case_classes,
     )
     return Response(body, media_type=ATOM_MIME, headers={"cache-control": "no-store"})
 
@@ -294,7 +305,7 @@ def get_cap(
     uow: UnitOfWork = Depends(get_uow),
 ) -> Response:
     tier = _tier_or_401(principal)
-    alert = _load(uow, alert_id, tier)
+    alert = _load(uow, alert_id, tier, principal)
     cfg = _config()
     xml = cap_for(alert, tier, sender=cfg.sender if cfg else DEFAULT_SENDER)
     _audit_read(uow, principal, alert, "cap")
@@ -309,7 +320,7 @@ def get_alert(
     services: Services = Depends(get_services),
 ) -> dict[str, Any]:
     tier = _tier_or_401(principal)
-    alert = _load(uow, alert_id, tier)
+    alert = _load(uow, alert_id, tier, principal)
     _audit_read(uow, principal, alert, "api")
     return _view(uow, alert, tier, services.settings.clock())
 
@@ -355,7 +366,7 @@ def stepper(
 def issue_alert(alert_id: AlertId, ctx: Stepper = Depends(stepper)) -> dict[str, Any]:
     """Confirms a draft: sets its acknowledgement deadline and queues it, redacted per
     channel, for every channel of the mission's trigger file cleared for its tier."""
-    _load(ctx.uow, alert_id, _require(ctx.principal, AlertAction.ISSUE))
+    _load(ctx.uow, alert_id, _require(ctx.principal, AlertAction.ISSUE), ctx.principal)
     cfg = _config()
     if cfg is None:  # a state of this server, not a fault: nothing can be issued until fixed
         raise HTTPException(

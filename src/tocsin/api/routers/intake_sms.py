@@ -24,10 +24,14 @@ Configuration (environment; see docs/intake-channels.md):
 - ``TOCSIN_SMS_OUTBOUND``: ``log`` (default: log that a reply would go out, by pseudonym) or
   ``none``. Real providers plug in as an ``OutboundSms`` on ``app.state.sms_outbound``.
 
-A gateway without its secret is not enabled (404). The nonce cache lives in the process: it
-does not survive a restart, and behind several workers each has its own. Re-delivery of a
-message already stored is still harmless, because storage is idempotent on the gateway's
-message id (``IntakeService.accept`` answers ``duplicate`` and no second reply is sent).
+A gateway without its secret is not enabled (404). The nonce cache is a table
+(``tocsin.store.replay_cache.DatabaseNonceCache``): it survives restarts and is shared by every
+worker, so a replay is refused with 409 whichever worker it reaches. A nonce is claimed when the
+signature checks out, marked complete once the request is answered, and forgotten if storing
+fails (so the gateway's retry is no replay); a claim left by a crashed worker is taken over
+after a short lease. Re-delivery of a message already stored is harmless in any case, because
+storage is idempotent on the gateway's message id (``IntakeService.accept`` answers
+``duplicate`` and no second reply is sent). The per-sender flood limit stays per process.
 """
 
 from __future__ import annotations
@@ -64,6 +68,7 @@ from tocsin.intake.sms_syntax import (
     parse_sms,
 )
 from tocsin.security.vault import normalize_phone
+from tocsin.store.replay_cache import DatabaseNonceCache
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +137,16 @@ def get_sms_config(request: Request) -> SmsGatewayConfig:
     return _state(request, "sms_gateways", SmsGatewayConfig.from_env)
 
 
-def get_nonce_cache(request: Request) -> gw.NonceCache:
-    return _state(request, "sms_nonces", gw.InMemoryNonceCache)
+def get_nonce_cache(request: Request, services: Services = Depends(get_services)) -> gw.NonceCache:
+    """The replay cache: the shared table unless a test put another on ``app.state``."""
+    return _state(request, "sms_nonces", lambda: DatabaseNonceCache(services.engine))
+
+
+def _complete(nonces: gw.NonceCache, seen: gw.RecordingNonceCache) -> None:
+    """The request was answered: its nonces are now spent for good (see replay_cache)."""
+    complete = getattr(nonces, "complete", None)
+    if complete is not None and seen.added:
+        complete(list(seen.added))
 
 
 class _SilentOutbound:
@@ -269,11 +282,44 @@ async def inbound_sms(
     now = services.settings.clock().timestamp()
     seen = gw.RecordingNonceCache(nonces)
     try:
-        inbound = _verify(gateway, request, body, config, seen, now)
+        # In the thread pool: the nonce claim is a database write.
+        inbound = await run_in_threadpool(_verify, gateway, request, body, config, seen, now)
     except gw.WebhookRejected as exc:
         return _answer(gateway, exc.status, {"detail": exc.reason})
+    try:
+        return await _handle(gateway, request, services, inbound, seen, outbound, nonces)
+    except BaseException:
+        await run_in_threadpool(seen.rollback)  # not answered: the retry must not be a replay
+        raise
+
+
+async def _handle(
+    gateway: str,
+    request: Request,
+    services: Services,
+    inbound: gw.InboundSms,
+    seen: gw.RecordingNonceCache,
+    outbound: gw.OutboundSms,
+    nonces: gw.NonceCache,
+) -> Response:
+    """Everything after authentication. A 2xx answer spends the nonce for good; a 4xx
+    refusal (no sender, over the limit, invalid report) gives it back."""
+    response = await _process(gateway, request, services, inbound, outbound)
+    if response.status_code < 400:
+        await run_in_threadpool(_complete, nonces, seen)
+    else:
+        await run_in_threadpool(seen.rollback)
+    return response
+
+
+async def _process(
+    gateway: str,
+    request: Request,
+    services: Services,
+    inbound: gw.InboundSms,
+    outbound: gw.OutboundSms,
+) -> Response:
     if not inbound.sender:
-        seen.rollback()
         return _answer(gateway, 400, {"detail": "the message has no sender number"})
     reference = f"sms:{inbound.gateway}:{inbound.message_id}"
 
@@ -286,7 +332,7 @@ async def inbound_sms(
         if buckets.take(NOTICE_RULE, key) == 0:
             notice = OVER_LIMIT_REPLY.get(language, OVER_LIMIT_REPLY["en"])
             await run_in_threadpool(_reply, outbound, inbound, notice, reference + ":limit")
-        seen.rollback()  # refused, not received: a later retry is no replay
+        # refused, not received: _handle gives the nonce back, so a later retry is no replay
         retry = max(1, math.ceil(wait))
         response = _answer(
             gateway,
@@ -311,11 +357,7 @@ async def inbound_sms(
     try:
         stored = await intake.accept_async(report)
     except InvalidReport as exc:
-        seen.rollback()
         return _answer(gateway, 400, {"detail": str(exc)})
-    except BaseException:
-        seen.rollback()  # not stored: the gateway's retry must not look like a replay
-        raise
     status = "duplicate" if stored.duplicate else "stored"
     if not stored.duplicate and stored.receipt_code:
         ack = acknowledgement(parsed, stored.receipt_code, language)

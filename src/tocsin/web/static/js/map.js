@@ -85,6 +85,26 @@
   function riskClass(p) {
     return p < 0.2 ? 0 : p < 0.4 ? 1 : p < 0.6 ? 2 : p < 0.8 ? 3 : 4;
   }
+  // PRIO-GRID cells are 0.5 degree squares numbered row by row from (-90, -180): drawn from
+  // their number, so a grid-level run needs no geometry from the server.
+  function gridCells(values) {
+    var features = [];
+    Object.keys(values).forEach(function (gid) {
+      var n = parseInt(gid, 10);
+      if (!(n >= 1 && n <= 259200)) { return; }
+      var row = Math.floor((n - 1) / 720), col = (n - 1) % 720;
+      var lat = row * 0.5 - 90, lon = col * 0.5 - 180;
+      features.push({
+        type: "Feature",
+        properties: { gid: gid, name: "PRIO-GRID " + gid },
+        geometry: {
+          type: "Polygon",
+          coordinates: [[[lon, lat], [lon + 0.5, lat], [lon + 0.5, lat + 0.5], [lon, lat + 0.5], [lon, lat]]]
+        }
+      });
+    });
+    return { type: "FeatureCollection", features: features };
+  }
   function riskLayer(geojson, key, risk) {
     var unitLabel = d.labelRiskUnit || "P";
     return L.geoJSON(geojson, {
@@ -117,6 +137,9 @@
         } else if (d.adminUrl && (risk.level === "adm1" || risk.level === "adm2")) {
           key = "pcode";
           source = fetch(d.adminUrl, { credentials: "same-origin" }).then(function (r) { return r.json(); });
+        } else if (risk.level === "pgm") {
+          key = "gid";
+          source = Promise.resolve(gridCells(risk.values));
         }
         if (!source) { return; }
         return source.then(function (gj) {

@@ -1,0 +1,173 @@
+"""The staff directory for escalation: each user account's e-mail and phone for alerts.
+
+An escalation step notifies roles (``notify: [protection_officer, commander]``); every active
+(not disabled) user holding one of them is reached at the addresses kept here. Addresses are
+staff members' personal data:
+
+- validated strictly (``ContactIn``: unknown fields refused, one plain e-mail address, an E.164
+  number, nothing oversized);
+- never logged and never in a URL (the API takes them in a request body);
+- the audit ledger records that a contact was set, changed or cleared, and by whom, never the
+  address itself (``user.contact_set`` / ``user.contact_clear``, details of flags only).
+
+Tables: ``tocsin.store.schema_user_contacts`` (migration 0007).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlalchemy import Connection, delete, insert, select, update
+
+from tocsin.alerts.delivery.sms import check_phone_number
+from tocsin.alerts.delivery.smtp import check_email_address
+from tocsin.security import audit
+from tocsin.security.audit import Actor
+from tocsin.security.policies import Role
+from tocsin.store.schema_security import users
+from tocsin.store.schema_user_contacts import user_contacts
+
+MAX_EMAIL_CHARS = 254  # RFC 5321 path limit
+MAX_PHONE_CHARS = 16  # '+' and at most 15 digits (E.164)
+
+
+class ContactIn(BaseModel):
+    """Where a user is reached for alerts: at least one of ``email`` and ``phone``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+    email: str | None = Field(default=None, max_length=MAX_EMAIL_CHARS)
+    phone: str | None = Field(default=None, max_length=MAX_PHONE_CHARS)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            check_email_address(value)
+        except ValueError:
+            # The message does not repeat the value: it may end up in a client's logs.
+            raise ValueError("not a single plain e-mail address such as name@example.org") from None
+        local, domain = value.split("@")
+        return f"{local}@{domain.lower()}"
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            check_phone_number(value)
+        except ValueError:
+            raise ValueError("not an E.164 phone number such as +236700000000") from None
+        return value
+
+    @model_validator(mode="after")
+    def _something(self) -> ContactIn:
+        if self.email is None and self.phone is None:
+            raise ValueError("give an e-mail address, a phone number, or both")
+        return self
+
+
+@dataclass(frozen=True)
+class Contact:
+    user_id: int
+    email: str | None
+    phone: str | None
+    updated_at: datetime
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "user_id": self.user_id,
+            "email": self.email,
+            "phone": self.phone,
+            "updated_at": self.updated_at,
+        }
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """An active user reached on escalation, with the role that decides what they may read."""
+
+    user_id: int
+    role: Role
+    email: str | None
+    phone: str | None
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+
+
+def get_contact(conn: Connection, user_id: int) -> Contact | None:
+    row = conn.execute(select(user_contacts).where(user_contacts.c.user_id == user_id)).first()
+    if row is None:
+        return None
+    return Contact(row.user_id, row.email, row.phone, _aware(row.updated_at))
+
+
+def set_contact(
+    conn: Connection,
+    user_id: int,
+    contact: ContactIn,
+    actor: Actor,
+    now: datetime | None = None,
+) -> Contact:
+    """Replace the user's contact (both fields) and ledger that it changed, in the caller's
+    transaction. The user must exist (the caller checks, to answer 404)."""
+    now = now or datetime.now(UTC)
+    before = get_contact(conn, user_id)
+    values = {"email": contact.email, "phone": contact.phone, "updated_at": now}
+    if before is None:
+        conn.execute(insert(user_contacts).values(user_id=user_id, **values))
+    else:
+        conn.execute(
+            update(user_contacts).where(user_contacts.c.user_id == user_id).values(**values)
+        )
+    audit.record(
+        conn,
+        actor,
+        "user.contact_set",
+        f"user:{user_id}",
+        {
+            "email_changed": (before.email if before else None) != contact.email,
+            "phone_changed": (before.phone if before else None) != contact.phone,
+            "has_email": contact.email is not None,
+            "has_phone": contact.phone is not None,
+        },
+        now,
+    )
+    return Contact(user_id, contact.email, contact.phone, now)
+
+
+def clear_contact(
+    conn: Connection, user_id: int, actor: Actor, now: datetime | None = None
+) -> bool:
+    """Remove the user's contact; False when there was none (nothing is ledgered then)."""
+    now = now or datetime.now(UTC)
+    removed = conn.execute(delete(user_contacts).where(user_contacts.c.user_id == user_id))
+    if removed.rowcount != 1:
+        return False
+    audit.record(conn, actor, "user.contact_clear", f"user:{user_id}", {"cleared": True}, now)
+    return True
+
+
+def recipients_for_roles(conn: Connection, roles: Collection[str]) -> list[Recipient]:
+    """Active users holding one of ``roles`` who have a contact, ordered by user id.
+    Ladder role names that are not account roles (``duty_officer``) reach no one here: they
+    stand for channels of the trigger file."""
+    account_roles = {r.value for r in Role}
+    known = sorted({r for r in roles if r in account_roles})
+    if not known:
+        return []
+    rows = conn.execute(
+        select(users.c.id, users.c.role, user_contacts.c.email, user_contacts.c.phone)
+        .select_from(users.join(user_contacts, user_contacts.c.user_id == users.c.id))
+        .where(users.c.role.in_(known), users.c.disabled_at.is_(None))
+        .order_by(users.c.id)
+    )
+    return [Recipient(r.id, Role(r.role), r.email, r.phone) for r in rows]
