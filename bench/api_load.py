@@ -272,6 +272,17 @@ def __getattr__(name: str) -> type:  # the protocol class, imported by uvicorn b
     raise AttributeError(name)
 
 
+def _protocol_options(tcp_nodelay: bool) -> dict[str, Any]:
+    """The HTTP protocol and event loop the served code's own ``tocsin serve`` uses, so each
+    tree is measured as it is deployed; code from before ``uvicorn_protocol_options`` (e.g. an
+    older peer) served with h11 on asyncio as its ``tocsin serve`` did."""
+    try:
+        from tocsin.api.tcp import uvicorn_protocol_options
+    except ImportError:
+        return {"http": "api_load:NoDelayH11Protocol" if tcp_nodelay else "h11"}
+    return uvicorn_protocol_options()
+
+
 def serve_main(args: argparse.Namespace) -> None:
     import uvicorn
 
@@ -286,7 +297,7 @@ def serve_main(args: argparse.Namespace) -> None:
         host="127.0.0.1",
         port=args.port,
         server_header=False,
-        http="api_load:NoDelayH11Protocol" if args.tcp_nodelay else "h11",
+        **_protocol_options(args.tcp_nodelay),
         access_log=False,
         log_level="warning",
     )
@@ -311,6 +322,20 @@ def _server_cpu_s(pid: int) -> float:
     except psutil.NoSuchProcess:
         pass
     return total
+
+
+def _postgres_cpu_s(datadir: str | None) -> float | None:
+    """CPU seconds of the PostgreSQL cluster's server processes so far (None for SQLite,
+    which runs inside the server processes and is counted there)."""
+    import psutil
+
+    if datadir is None:
+        return None
+    try:
+        postmaster = int((Path(datadir) / "postmaster.pid").read_text().split()[0])
+        return _server_cpu_s(postmaster)
+    except (OSError, ValueError, psutil.Error):
+        return None
 
 
 def _free_port() -> int:
@@ -555,12 +580,19 @@ def _bench_server(
                 for mode, rate in loads:
                     print(f"[{name}/{code}] {scenario} {mode} loop ...", flush=True)
                     cpu_before = _server_cpu_s(server.pid)
+                    db_before = _postgres_cpu_s(getattr(args, "pg_datadir", None))
                     r = run_load(spec, args.clients, args.duration, rate)
                     # The server's own CPU per answered request: comparable across runs at
                     # different load averages, unlike latency (a busy machine lends less CPU).
                     served = r["n"] + r["errors"]
                     r["server_cpu_ms"] = (
                         1000 * (_server_cpu_s(server.pid) - cpu_before) / served if served else None
+                    )
+                    db_after = _postgres_cpu_s(getattr(args, "pg_datadir", None))
+                    r["db_cpu_ms"] = (
+                        1000 * (db_after - db_before) / served
+                        if served and db_before is not None and db_after is not None
+                        else None
                     )
                     results["http"][f"{code}/{scenario}/{mode}"] = r
                     print(f"[{name}/{code}]   {r}", flush=True)
@@ -581,8 +613,10 @@ def render(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
         "127.0.0.1; load generator (a minimal asyncio HTTP/1.1 client, keep-alive) in a "
         "separate process on the same 2 cores; *server CPU ms/req* is the CPU time of the server "
         "processes per request answered (the cost of a request, less sensitive to the machine's "
-        "load than latency); *client CPU* is the load generator's CPU time as a share of "
-        "one core, *lag* its p99 delay in sending a request at its scheduled time (a lag "
+        "load than latency), *PostgreSQL CPU ms/req* that of the PostgreSQL cluster's processes "
+        "(on SQLite the database runs inside the server processes); *client CPU* is the load "
+        "generator's CPU time as a share of one core, *lag* its p99 delay in sending a request "
+        "at its scheduled time (a lag "
         "means the machine, not the server, delayed the request). Data: "
         f"`{DATA_FILE}` imported with the ingest runner, every {RESTRICTED_EVERY}th event marked "
         "restricted; requests as a *commander* with an API token (scoped query, redaction, "
@@ -593,8 +627,8 @@ def render(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
         "from the scheduled start. Target: p99 < 100 ms at 200 req/s.",
         "",
         "| backend | code | scenario | load | req/s | p50 ms | p90 ms | p99 ms | errors "
-        "| server CPU ms/req | client CPU | lag p99 ms |",
-        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| server CPU ms/req | PostgreSQL CPU ms/req | client CPU | lag p99 ms |",
+        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for backend, res in results.items():
         for key, r in res["http"].items():
@@ -603,10 +637,12 @@ def render(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
             load = f"{args.clients} clients" if mode == "closed" else f"{mode[5:]} req/s offered"
             lag = r.get("dispatch_lag_p99")
             cpu = r.get("server_cpu_ms")
+            db_cpu = r.get("db_cpu_ms")
             lines.append(
                 f"| {backend} | {label} | {scenario} | {load} | {r['rps']:.0f} | "
                 f"{r['p50']:.1f} | {r['p90']:.1f} | {r['p99']:.1f} | {r['errors']} | "
                 f"{'-' if cpu is None else f'{cpu:.2f}'} | "
+                f"{'-' if db_cpu is None else f'{db_cpu:.2f}'} | "
                 f"{r.get('client_cpu', float('nan')):.0%} | "
                 f"{'-' if lag is None else f'{lag:.1f}'} |"
             )
@@ -637,11 +673,10 @@ def render(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
         "here): the entries of concurrent reads are committed together by each worker's ledger "
         "writer (group commit, ADR 0008), and each response waits for its own entry's commit. "
         "The first page of a box search is one statement on both backends (page and total in "
-        "one pass over the index matches, joined to their events rows); list pages read one "
-        "query per child table (ids as one array parameter, statements built once) and build "
-        "each record straight from the rows (ADR 0009) before the same redaction, serialised "
-        "without response-model "
-        "validation at run time.",
+        "one pass over the index matches, joined to their events rows); list pages read all "
+        "child tables in one statement (ids as one array parameter, statements built once) and "
+        "build each record straight from the rows (ADR 0009) before the same redaction, "
+        "serialised without response-model validation at run time (ADR 0010).",
         "Server sockets: "
         + (
             "TCP_NODELAY set on each connection (`--tcp-nodelay`)."
@@ -735,6 +770,7 @@ def main() -> None:
                     continue
                 cluster = Cluster(bindir)
                 cluster.start()
+                args.pg_datadir = str(cluster.datadir)
                 try:
                     from sqlalchemy import create_engine, text
 

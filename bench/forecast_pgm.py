@@ -30,6 +30,7 @@ from tocsin.forecast import backtest as bt  # noqa: E402
 from tocsin.forecast import countries, events, model, neighbours, panel_build, report  # noqa: E402
 from tocsin.forecast.panel import Panel  # noqa: E402
 from tocsin.forecast.registry.partitions import parse_windows  # noqa: E402
+from tocsin.forecast.samples import window_path  # noqa: E402
 
 CHALLENGE = ("zero", "last", "boot", "conflictology")
 
@@ -73,6 +74,15 @@ def main() -> None:
     parser.add_argument("--models", default="tocsin," + ",".join(common.BASELINE_NAMES))
     parser.add_argument("--out", type=Path, default=Path("var/bench/forecast_pgm"))
     parser.add_argument("--no-write", action="store_true", help="Do not update BENCHMARKS.md.")
+    parser.add_argument(
+        "--baselines-from",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="Score the baseline forecasts that an earlier run (same baseline code, seed and "
+        "draws) wrote under DIR (its --out) instead of recomputing them; they are linked into "
+        "--out and the report names them. Tocsin is always re-run.",
+    )
     args = parser.parse_args()
     windows = parse_windows(args.windows)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -90,11 +100,15 @@ def main() -> None:
     panel = build_africa_panel()
     request = bt.ForecastRequest("ged_os", args.draws, args.seed, model.default_config(panel))
     baselines = [m for m in models if m != "tocsin"]
-    common.run_models(panel, windows, baselines, request, out_dir)
+    if args.baselines_from is not None:
+        link_baselines(args.baselines_from / "ged_os", out_dir, baselines, windows)
+    run = common.run_models(
+        panel, windows, baselines, request, out_dir, reuse=args.baselines_from is not None
+    )
     truth = report.actuals_from_panel(panel, "ged_os")
     del panel
     evaluation = common.evaluate(out_dir, truth, "priogrid_gid", args.bootstrap, active_months=36)
-    text = describe(evaluation, costs, args, windows)
+    text = describe(evaluation, costs, args, windows, run.reused)
     print(text)
     if not args.no_write:
         write_section(
@@ -102,7 +116,20 @@ def main() -> None:
         )
 
 
-def describe(evaluation, costs, args, windows) -> str:  # noqa: ANN001
+def link_baselines(source: Path, out_dir: Path, names: list[str], windows) -> None:  # noqa: ANN001
+    """Link the baseline forecasts of an earlier run into ``out_dir`` (missing ones are redone)."""
+    for name in names:
+        for window in windows:
+            earlier = window_path(source, name, window.name)
+            if not earlier.is_file():
+                continue
+            link = window_path(out_dir, name, window.name)
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.unlink(missing_ok=True)
+            link.symlink_to(earlier.resolve())
+
+
+def describe(evaluation, costs, args, windows, reused=()) -> str:  # noqa: ANN001
     table = common.crps_table(evaluation)
     active = common.crps_table(evaluation, evaluation.rows["active"])
     n_cells = evaluation.rows["priogrid_gid"].nunique()
@@ -117,9 +144,21 @@ def describe(evaluation, costs, args, windows) -> str:  # noqa: ANN001
         f"Data: UCDP GED 21.1 (precise locations), all {n_cells} land cells of the African states, "
         f"1989-2018, target `ged_os`; windows {args.windows}; {args.draws} draws; seed "
         f"{args.seed}; Tocsin `{model.MODEL_VERSION}` with its large-panel settings "
-        "(`model.default_config`: 5% of cold rows, 4 steps per cell-origin). "
+        "(`model.default_config`: 5% of cold rows, 4 steps per cell-origin, cells with "
+        "`ged_os` in the last 36 months calibrated apart, `split_recent`). "
         "CRPS: `scoringrules.crps_ensemble` (estimator `qd`).",
         "",
+        *(
+            [
+                "Baseline forecasts scored as written by an earlier run of the same baseline "
+                f"code, seed and draws (`--baselines-from {args.baselines_from}`): "
+                + ", ".join(f"`{r}`" for r in reused)
+                + ".",
+                "",
+            ]
+            if reused
+            else []
+        ),
         "CRPS by window, all cells (lower is better):\n",
         common.md_table(table.sort_values("pooled"), digits=4),
         "",

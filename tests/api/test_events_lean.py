@@ -16,7 +16,7 @@ from tests.api.support import (
     secret_values,
     store_events,
 )
-from tocsin.api.schemas.events import EventPage
+from tocsin.api.schemas.events import EventOut, EventPage
 from tocsin.domain.taxonomy import CaseClass, SensitivityTier
 from tocsin.security import persons
 from tocsin.security.policies import Role
@@ -58,6 +58,7 @@ def test_search_page_matches_schema_and_single_reads(env, role: Role) -> None:
     assert page["total"] == len(page["items"])
     for item in page["items"]:
         single = env.client.get(f"/api/v1/events/{item['uid']}", headers=headers).json()
+        EventOut.model_validate(single)  # the single read is serialised directly too
         assert item == single  # same keys present, same values, same formats
     body = env.client.post("/api/v1/events/search", json={"limit": 100}, headers=headers)
     assert body.status_code == 200

@@ -76,6 +76,116 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _raw_status(port: int, request: bytes) -> int | None:
+    """The status code of the server's answer to raw bytes, or None if it closed the connection
+    without one."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        try:
+            sock.sendall(request)
+            data = sock.recv(4096)
+        except (ConnectionResetError, BrokenPipeError):
+            return None
+    if not data:
+        return None
+    assert data.startswith(b"HTTP/1.1 "), data[:80]
+    status = int(data.split(b" ", 2)[1])
+    assert status < 500, data[:200]
+    return status
+
+
+def _trickled_head_status(port: int) -> int | None:
+    """One header sent 4 KiB at a time and never finished: refused once the head passes the
+    limit, rather than buffered without end."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            sock.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            for _ in range(64):  # 256 KiB in all if nothing stopped it
+                sock.sendall(b"a" * 4096)
+                time.sleep(0.01)
+        except (ConnectionResetError, BrokenPipeError):
+            pass
+        try:
+            data = sock.recv(4096)
+        except ConnectionResetError:
+            return None
+    return int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/1.1 ") else None
+
+
+def test_tm87_real_server_bounds_the_request_head_and_refuses_malformed_heads(
+    tmp_path: Path,
+) -> None:
+    """``tocsin serve`` parses HTTP with httptools (ADR 0010), which has no limit of its own
+    on a request head: ours refuses more than 16 KiB with 431, whether it arrives at once or
+    trickles in, and malformed or smuggling heads get 400, never a 5xx or a dead server."""
+    port = _free_port()
+    env = {**os.environ, "TOCSIN_HOME": str(tmp_path / "home")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tocsin.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for_health(port, proc)
+        assert _raw_status(port, b"GARBAGE \x00\x01 nonsense\r\n\r\n") == 400
+        assert (
+            _raw_status(port, b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n")
+            == 400
+        )
+        huge = b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200_000 + b"\r\n\r\n"
+        assert _raw_status(port, huge) in (431, None)  # refused, or closed while it sent
+        big_head = b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000
+        assert _raw_status(port, big_head + b"\r\n\r\n") == 431
+        assert _trickled_head_status(port) == 431
+        under = b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 15_000
+        assert _raw_status(port, under + b"\r\n\r\n") == 200
+        assert _pipelined_statuses(port, 40) == [200] * 40  # the count restarts per request
+        # A large body in the same read as a small head is the body limit's business, not 431.
+        post = b"POST /api/v1/health HTTP/1.1\r\nHost: x\r\nContent-Length: 30000\r\n\r\n"
+        assert _raw_status(port, post + b"b" * 30_000) in (405, 413)
+        smuggle = (
+            b"POST /api/v1/health HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+        )
+        assert _raw_status(port, smuggle) in (400, 405, None)
+        assert httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=5).status_code == 200
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _pipelined_statuses(port: int, n: int) -> list[int]:
+    """``n`` keep-alive requests sent in one write (1 KiB of headers each, 40 KiB in all)."""
+    one = b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"p" * 1000 + b"\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(one * n)
+        data = b""
+        while data.count(b"HTTP/1.1 ") < n:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    return [int(part.split(b" ", 1)[0]) for part in data.split(b"HTTP/1.1 ")[1:]]
+
+
+def _wait_for_health(port: int, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.2)
+    raise AssertionError("tocsin serve did not answer /api/v1/health")
+
+
 def test_tm09_real_server_sends_no_server_header(tmp_path: Path) -> None:
     """``tocsin serve`` itself (uvicorn) on 127.0.0.1: no banner, hardened headers."""
     port = _free_port()

@@ -59,3 +59,21 @@ def panel(frame: pd.DataFrame):  # noqa: ANN201
 @pytest.fixture
 def fast_config() -> ModelConfig:
     return FAST
+
+
+@pytest.fixture
+def hot_and_sporadic_panel():  # noqa: ANN201
+    """60 units, 8 years: every fourth unit violent every month, the others with rare onsets."""
+    rng = np.random.default_rng(5)
+    rows = [
+        {
+            "month_id": 400 + m,
+            "country_id": u + 1,
+            "ged_sb": 0,
+            "ged_ns": 0,
+            "ged_os": int(rng.poisson(2.0 if u % 4 == 0 else 0.015)),
+        }
+        for u in range(60)
+        for m in range(96)
+    ]
+    return make_panel(pd.DataFrame(rows), "country_id", targets=["ged_os"])

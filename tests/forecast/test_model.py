@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -173,3 +175,36 @@ def test_prio_grid_panels_get_neighbour_rings() -> None:
     assert at[two_away, cube.names.index("nb1_sum12")] == 0
     assert at[two_away, cube.names.index("nb2_sum12")] == 6
     assert at[index[centre + 1], cube.names.index("nb1_sum12")] == 6
+
+
+def test_split_model_calibrates_units_with_recent_violence_apart(
+    hot_and_sporadic_panel,  # noqa: ANN001
+    fast_config,  # noqa: ANN001
+) -> None:
+    panel = hot_and_sporadic_panel
+    config = replace(fast_config, split_recent=True)
+    months = forecast_window(panel.last_month, 6).months
+    forecast, fitted, design = model.forecast(panel, "ged_os", months, 100, 0, config=config)
+    again, _, _ = model.forecast(panel, "ged_os", months, 100, 0, config=config)
+    assert (forecast.draws == again.draws).all()
+    assert fitted.recent is not None
+    assert {"other", "recent", "folds"} <= set(fitted.validation)
+    chosen = fitted.validation["recent"]
+    # The recent units' own pair is used only where the inner validation preferred it.
+    if chosen["separate_pair"]:
+        assert chosen["crps_separate_pair"] < chosen["crps_shared_pair"]
+    else:
+        assert chosen["crps_separate_pair"] is None or (
+            chosen["crps_separate_pair"] >= chosen["crps_shared_pair"]
+        )
+    # "Recent" means the target in the last 36 months, as in the evaluation's active units.
+    os_, _ = panel.dense("ged_os")
+    had_os = np.nansum(os_[:, -36:], axis=1) > 0
+    assert (fitted.recent_rows(design[:, 0, :]) == had_os).all()
+    means = forecast.draws.mean(axis=(1, 2))
+    assert means[::4].mean() > 10 * np.delete(means, np.arange(0, 60, 4)).mean()
+
+
+def test_only_large_panels_are_split_by_recent_violence(panel) -> None:  # noqa: ANN001
+    assert not model.default_config(panel).split_recent  # country-month panels: unchanged
+    assert model.ModelConfig(**model.LARGE_PANEL_SETTINGS).split_recent

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from sqlalchemy import func, select
 
 from tocsin import config
-from tocsin.forecast import model, runs
+from tocsin.forecast import explain, model, runs
+from tocsin.forecast.panel import MONTH
 from tocsin.forecast.registry.partitions import forecast_window
 from tocsin.store.schema_forecast import forecast_explanations, forecast_runs, forecast_values
 
@@ -134,3 +137,23 @@ def test_the_input_hash_changes_with_the_data(panel, frame) -> None:  # noqa: AN
     assert runs.panel_hash(panel, "ged_os") == runs.panel_hash(panel, "ged_os")
     assert runs.panel_hash(panel, "ged_os") != runs.panel_hash(other, "ged_os")
     assert np.isfinite(len(runs.panel_hash(panel, "ged_os")))
+
+
+def test_explanations_of_a_split_model_cover_every_unit_month(
+    hot_and_sporadic_panel,  # noqa: ANN001
+    fast_config,  # noqa: ANN001
+) -> None:
+    panel = hot_and_sporadic_panel
+    months = forecast_window(panel.last_month, 2).months
+    config = replace(fast_config, split_recent=True)
+    forecast, fitted, design = model.forecast(panel, "ged_os", months, 50, 0, config=config)
+    assert fitted.recent is not None
+    rows = runs.explanation_rows(forecast, fitted, design, 2)
+    pairs = set(zip(rows["unit"], rows[MONTH], strict=True))
+    assert len(pairs) == 60 * 2
+    # Rows of recent units are explained by the recent part's classifier: its base value.
+    recent_units = set(forecast.units[fitted.recent_rows(design[:, 0, :])].astype(str))
+    occurrence = rows[rows["part"] == "occurrence"]
+    base_recent = set(occurrence[occurrence["unit"].isin(recent_units)]["base_value"].round(6))
+    expected = explain.contributions(fitted.recent.classifier, design[:1, 0, :])[1][0]
+    assert base_recent == {round(float(expected), 6)}

@@ -25,6 +25,8 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     import uvicorn  # imported here so that other commands start fast
 
+    from tocsin.api.tcp import uvicorn_protocol_options
+
     options = {
         "host": host,
         "port": port,
@@ -33,8 +35,8 @@ def serve(
         "proxy_headers": proxy_headers,
         "forwarded_allow_ips": "127.0.0.1" if proxy_headers else None,
         "log_level": "info",
-        # Multi-worker uvicorn leaves Nagle on: ~40 ms per keep-alive request (tocsin.api.tcp).
-        "http": "tocsin.api.tcp:NoDelayH11Protocol",
+        # httptools + uvloop, Nagle off: see tocsin.api.tcp for why.
+        **uvicorn_protocol_options(),
     }
     typer.echo(f"Tocsin on http://{host}:{port}/ (API at /api/v1, schema /api/v1/openapi.json)")
     if workers > 1:

@@ -15,7 +15,8 @@ Authentication, in order:
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from fastapi import Depends, HTTPException, Request
@@ -127,17 +128,51 @@ def current_principal(
     return resolve_principal(request, uow, services)
 
 
+def check_permission(principal: Principal, permission: Permission) -> Principal:
+    """``principal`` if it holds ``permission``; else 401 (anonymous) or 403."""
+    if principal.can(permission):
+        return principal
+    if not principal.authenticated:
+        raise HTTPException(401, "authentication required", {"WWW-Authenticate": "Bearer"})
+    raise HTTPException(403, f"your role may not do this ({permission.value})")
+
+
 def require(permission: Permission) -> Callable[..., Principal]:
     """Dependency factory: the principal, if it holds ``permission``; else 401 or 403."""
 
     async def dependency(principal: Principal = Depends(current_principal)) -> Principal:
-        if principal.can(permission):
-            return principal
-        if not principal.authenticated:
-            raise HTTPException(401, "authentication required", {"WWW-Authenticate": "Bearer"})
-        raise HTTPException(403, f"your role may not do this ({permission.value})")
+        return check_permission(principal, permission)
 
     dependency.__name__ = f"require_{permission.name.lower()}"
+    return dependency
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """For the hottest read routes: the request, its unit of work and the services, with the
+    principal resolved by the endpoint itself (``principal()``), in the worker thread that
+    runs it. ``require`` resolves it in a thread of its own first: one more thread hop, and
+    FastAPI's dependency walk, per request (bench/api_load.py). The endpoint must call
+    ``principal()`` before it reads anything else of the request, so that authentication
+    still comes first (401/403 before a 422)."""
+
+    request: Request
+    uow: UnitOfWork
+    services: Services
+    permission: Permission
+
+    def principal(self) -> Principal:
+        principal = resolve_principal(self.request, self.uow, self.services)
+        return check_permission(principal, self.permission)
+
+
+def reader(permission: Permission) -> Callable[..., Awaitable[Reader]]:
+    """Dependency factory for ``Reader`` (async and without I/O: no thread hop)."""
+
+    async def dependency(request: Request) -> Reader:
+        return Reader(request, await get_uow(request), request.app.state.services, permission)
+
+    dependency.__name__ = f"reader_{permission.name.lower()}"
     return dependency
 
 

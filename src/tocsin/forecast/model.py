@@ -40,7 +40,7 @@ from tocsin.forecast.registry import partitions
 from tocsin.forecast.samples import SampleForecast
 
 MODEL_NAME = "tocsin"
-MODEL_VERSION = "tocsin-hurdle-lgbm-1"
+MODEL_VERSION = "tocsin-hurdle-lgbm-2"
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,10 @@ class ModelConfig:
     # The intensity model predicts log1p(y) relative to log1p(mean of the last n months).
     base_months: int = 12
     use_covariates: bool = True
+    # Give rows of units with the target in the last 36 months ("recent") their own
+    # calibration (Platt scaling, residual spread, spread factor, mixture weight) and, if the
+    # inner validation prefers it, their own hurdle pair; see ``RecentPart``.
+    split_recent: bool = False
 
 
 # Panels with more unit-months than this (PRIO-GRID panels of a region) are trained on a sample:
@@ -77,7 +81,14 @@ class ModelConfig:
 # random steps per unit-origin. Measured on Africa: 10,672 cells x 30 years in under 2 minutes
 # and 4.3 GiB per window (BENCHMARKS.md).
 LARGE_PANEL_ROWS = 1_000_000
-LARGE_PANEL_SETTINGS = {"cold_rate": 0.05, "steps_per_origin": 4, "min_child_samples": 100}
+LARGE_PANEL_SETTINGS = {
+    "cold_rate": 0.05,
+    "steps_per_origin": 4,
+    "min_child_samples": 100,
+    # In a PRIO-GRID panel the few cells with recent violence carry nearly all of the CRPS, but
+    # the pooled calibration is dominated by the many quiet ones (docs/forecast.md).
+    "split_recent": True,
+}
 
 
 def default_config(panel: Panel) -> ModelConfig:
@@ -142,6 +153,25 @@ class Calibration:
 
 
 @dataclass
+class RecentPart:
+    """How rows of "recent" units (the target in the last ``RECENT_MONTHS`` months) are
+    forecast when ``ModelConfig.split_recent`` is on: their own calibration, learnt on their
+    out-of-fold rows only, and either the general hurdle pair or a pair fitted on recent rows
+    only (``separate``), whichever had the lower inner-validation CRPS."""
+
+    classifier: lgb.Booster
+    regressor: lgb.Booster
+    residuals: ResidualBins
+    mix_weight: float
+    calibration: Calibration
+    separate: bool
+
+
+RECENT_MONTHS = 36
+RECENT_FEATURE = f"y_sum{RECENT_MONTHS}"
+
+
+@dataclass
 class FittedModel:
     config: ModelConfig
     feature_names: list[str]
@@ -151,10 +181,32 @@ class FittedModel:
     mix_weight: float
     calibration: Calibration = field(default_factory=lambda: Calibration())
     validation: dict = field(default_factory=dict)
+    # With ``split_recent``: the part for recent units (the fields above then serve the others).
+    recent: RecentPart | None = None
 
     @property
     def base_column(self) -> int:
         return self.feature_names.index(f"y_base{self.config.base_months}")
+
+    def recent_rows(self, x: np.ndarray) -> np.ndarray:
+        """Rows of ``x`` (feature rows) that the recent part forecasts (none without it)."""
+        if self.recent is None:
+            return np.zeros(len(x), dtype=bool)
+        return is_recent(x, self.feature_names)
+
+    def boosters(self, x: np.ndarray) -> list[tuple[np.ndarray, lgb.Booster, lgb.Booster]]:
+        """``(rows, classifier, regressor)`` for each group of rows of ``x`` (for explanations)."""
+        recent = self.recent_rows(x)
+        groups = [(~recent, self.classifier, self.regressor)]
+        if self.recent is not None:
+            groups.append((recent, self.recent.classifier, self.recent.regressor))
+        return [g for g in groups if g[0].any()]
+
+
+def is_recent(x: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """Rows whose unit had the target in the last ``RECENT_MONTHS`` months (the "active"
+    units of the evaluation)."""
+    return np.nan_to_num(x[:, list(names).index(RECENT_FEATURE)]) > 0
 
 
 @dataclass(frozen=True)
@@ -395,8 +447,15 @@ def fit(
             f"fatalities (at least {config.min_positive_rows} needed)"
         )
     names = [*cube.names, "step"]
-    residuals, mix_weight, validation, calibration = _validate(data, cutoff, config)
+    recent = is_recent(data.x, names) if config.split_recent else None
+    residuals, mix_weight, validation, calibration, split = _validate(data, cutoff, config, recent)
     clf, reg = _fit_pair(data, np.ones(len(data.y), dtype=bool), config)
+    recent_part = None
+    if split is not None:
+        pair = _fit_pair(data, recent, config) if split.separate else (clf, reg)
+        recent_part = RecentPart(
+            *pair, split.residuals, split.mix_weight, split.calibration, split.separate
+        )
     if residuals is None:
         # Too little validation data: fall back on in-sample residuals, widened by the ratio
         # typical of boosted trees (documented in docs/forecast.md).
@@ -415,18 +474,82 @@ def fit(
         mix_weight,
         calibration=calibration,
         validation=validation,
+        recent=recent_part,
     )
 
 
-def _validate(data: TrainingSet, cutoff: int, config: ModelConfig):  # noqa: ANN202
+def _validate(data: TrainingSet, cutoff: int, config: ModelConfig, recent: np.ndarray | None):  # noqa: ANN202
     """Time-series cross-validation inside the training data.
 
     Fold ``k`` fits on targets up to ``cutoff - k * validation_months`` and predicts the next
     ``validation_months`` target months (main-panel rows only). From these out-of-fold
     predictions come: the residual spread of the intensity part, Platt scaling of ``P(y > 0)``,
     and the spread factor and mixture weight that minimise the (row-weighted) CRPS.
+
+    With ``recent`` (rows of units with the target in the last 36 months), the other rows get
+    these from their own out-of-fold rows, and the recent rows from theirs, for the general
+    pair and for a pair fitted on recent rows only; the lower validation CRPS picks the pair.
+    Returns the general part's residuals, mixture weight, validation report and calibration,
+    and the recent part's :class:`Calibrated` (or None).
     """
-    ps, mus, ys, confs, ws = [], [], [], [], []
+    none = None, 0.0, {}, Calibration(), None
+    oof = _out_of_fold(data, cutoff, config)
+    if oof is None:
+        return none
+    if recent is not None:
+        split = _validate_split(data, cutoff, config, recent, oof)
+        if split is not None:
+            quiet, chosen = split
+            validation = {
+                "folds": oof.folds,
+                "other": quiet.validation,
+                "recent": chosen.validation,
+            }
+            return quiet.residuals, quiet.mix_weight, validation, quiet.calibration, chosen
+    general = _calibrate(data, oof, np.ones(len(oof.rows), dtype=bool), config)
+    if general is None:
+        return none
+    general.validation.update(folds=oof.folds)
+    return general.residuals, general.mix_weight, general.validation, general.calibration, None
+
+
+def _validate_split(data, cutoff, config, recent, oof):  # noqa: ANN001, ANN202
+    """``(other rows' Calibrated, recent rows' Calibrated)``, or None if either has too few
+    validation rows (then the model is not split)."""
+    in_recent = recent[oof.rows]
+    quiet = _calibrate(data, oof, ~in_recent, config)
+    shared = _calibrate(data, oof, in_recent, config)
+    if quiet is None or shared is None:
+        return None
+    own = _out_of_fold(data, cutoff, config, recent)
+    separate = None
+    if own is not None:
+        separate = _calibrate(data, own, np.ones(len(own.rows), dtype=bool), config, True)
+    chosen = separate if separate is not None and separate.score < shared.score else shared
+    chosen.validation.update(
+        separate_pair=chosen.separate,
+        crps_shared_pair=shared.score,
+        crps_separate_pair=None if separate is None else separate.score,
+    )
+    return quiet, chosen
+
+
+@dataclass
+class OutOfFold:
+    """Out-of-fold predictions of the inner validation: ``rows`` index the training set."""
+
+    rows: np.ndarray
+    p: np.ndarray
+    mu: np.ndarray
+    folds: int
+
+
+def _out_of_fold(
+    data: TrainingSet, cutoff: int, config: ModelConfig, only: np.ndarray | None = None
+) -> OutOfFold | None:
+    """Fold models fitted on earlier targets (of the rows ``only``, if given) predict the
+    following ``validation_months`` (main-panel rows, of ``only``)."""
+    rows, ps, mus = [], [], []
     for k in range(1, config.validation_folds + 1):
         split = cutoff - k * config.validation_months
         early = data.target_month <= split
@@ -435,29 +558,49 @@ def _validate(data: TrainingSet, cutoff: int, config: ModelConfig):  # noqa: ANN
             & (data.target_month > split)
             & (data.target_month <= split + config.validation_months)
         )
+        if only is not None:
+            early, late = early & only, late & only
         if not late.any() or (data.y[early] > 0).sum() < config.min_positive_rows:
             break
         clf, reg = _fit_pair(data, early, config)
+        rows.append(np.flatnonzero(late))
         ps.append(clf.predict(data.x[late]))
         mus.append(data.base[late] + reg.predict(data.x[late]))
-        ys.append(data.y[late])
-        confs.append(data.conflictology[late])
-        ws.append(data.weight[late])
-    if not ys:
-        return None, 0.0, {}, Calibration()
-    p, mu, y = np.concatenate(ps), np.concatenate(mus), np.concatenate(ys)
-    conf, weight = np.vstack(confs), np.concatenate(ws)
+    if not rows:
+        return None
+    return OutOfFold(np.concatenate(rows), np.concatenate(ps), np.concatenate(mus), len(rows))
+
+
+@dataclass
+class Calibrated:
+    residuals: ResidualBins
+    calibration: Calibration
+    mix_weight: float
+    score: float  # the validation CRPS at the chosen settings
+    validation: dict
+    separate: bool = False
+
+
+def _calibrate(
+    data: TrainingSet, oof: OutOfFold, subset: np.ndarray, config: ModelConfig, separate=False
+) -> Calibrated | None:
+    """Residual spread, Platt scaling, spread factor and mixture weight from the out-of-fold
+    rows ``subset``; None if they hold too few positive outcomes."""
+    rows = oof.rows[subset]
+    p, mu, y = oof.p[subset], oof.mu[subset], data.y[rows]
+    conf, weight = data.conflictology[rows], data.weight[rows]
     pos = y > 0
     if pos.sum() < MIN_VALIDATION_RESIDUALS:
-        return None, 0.0, {}, Calibration()
+        return None
     residuals = ResidualBins.from_validation(
         mu[pos], np.log1p(y[pos]) - mu[pos], config.residuals_per_bin
     )
     a, b = _platt(p, pos, weight) if config.calibrate else (1.0, 0.0)
     calibrated = Calibration(a, b).probability(p)
     spread, mix_weight, validation = _choose_mix(calibrated, mu, residuals, y, conf, weight, config)
-    validation.update(folds=len(ys), platt=[a, b])
-    return residuals, mix_weight, validation, Calibration(a, b, spread)
+    validation.update(platt=[a, b])
+    score = min(validation["validation_crps"].values())
+    return Calibrated(residuals, Calibration(a, b, spread), mix_weight, score, validation, separate)
 
 
 def _platt(p: np.ndarray, positive: np.ndarray, weight: np.ndarray) -> tuple[float, float]:
@@ -574,13 +717,23 @@ def _predict_draws(fitted, x_now, steps, history, target, units_now, n_draws, rn
     n_units = len(units_now)
     draws = np.zeros((n_units, len(steps), n_draws), dtype=np.int64)
     design = np.zeros((n_units, len(steps), x_now.shape[1] + 1), dtype=np.float32)
+    recent = fitted.recent_rows(x_now)  # the step column is not needed to tell
+    parts = [(~recent, fitted)]
+    if fitted.recent is not None:
+        parts.append((recent, fitted.recent))
     for j, s in enumerate(steps):
         x = np.column_stack([x_now, np.full(n_units, s, dtype=np.float32)])
         design[:, j, :] = x
-        p = fitted.calibration.probability(fitted.classifier.predict(x))
-        mu = np.nan_to_num(x[:, fitted.base_column]) + fitted.regressor.predict(x)
-        base = hurdle_quantiles(p, mu, fitted.calibration.residuals(fitted.residuals), n_draws)
-        mixed = mixture_draws(base, conf, fitted.mix_weight)
+        mixed = np.zeros((n_units, n_draws))
+        for rows, part in parts:
+            if not rows.any():
+                continue
+            xr = x[rows]
+            p = part.calibration.probability(part.classifier.predict(xr))
+            mu = np.nan_to_num(xr[:, fitted.base_column]) + part.regressor.predict(xr)
+            residuals = part.calibration.residuals(part.residuals)
+            base = hurdle_quantiles(p, mu, residuals, n_draws)
+            mixed[rows] = mixture_draws(base, conf[rows], part.mix_weight)
         # Draw order carries no meaning; shuffle it so draw k is not "the k-th quantile".
         perm = rng.permuted(np.tile(np.arange(n_draws), (n_units, 1)), axis=1)
         draws[:, j, :] = np.take_along_axis(mixed, perm, axis=1).astype(np.int64)

@@ -100,9 +100,13 @@ def explanation_rows(
     n_units, n_months, n_features = design.shape
     x = design.reshape(-1, n_features)
     frames = []
-    for part, booster in (("occurrence", fitted.classifier), ("intensity", fitted.regressor)):
-        shap, base = explain.contributions(booster, x)
-        frames.append(explain.top_factors(shap, base, x, fitted.feature_names, part, k))
+    # A model split by recent violence explains each row with the boosters that forecast it.
+    for rows_in, classifier, regressor in fitted.boosters(x):
+        index = np.flatnonzero(rows_in)
+        for part, booster in (("occurrence", classifier), ("intensity", regressor)):
+            shap, base = explain.contributions(booster, x[index])
+            top = explain.top_factors(shap, base, x[index], fitted.feature_names, part, k)
+            frames.append(top.assign(row=index[top["row"].to_numpy()]))
     rows = pd.concat(frames, ignore_index=True)
     rows["unit"] = np.repeat(forecast.units.astype(str), n_months)[rows["row"]]
     rows[MONTH] = np.tile(forecast.months.astype(int), n_units)[rows["row"]]

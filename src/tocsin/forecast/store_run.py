@@ -68,6 +68,13 @@ def forecast_and_save(
             "draws": draws,
             "mix_weight": fitted.mix_weight,
             "calibration": asdict(fitted.calibration),
+            "recent_part": None
+            if fitted.recent is None
+            else {
+                "separate_pair": fitted.recent.separate,
+                "mix_weight": fitted.recent.mix_weight,
+                "calibration": asdict(fitted.recent.calibration),
+            },
             **(notes or {}),
         },
         fitted=fitted,

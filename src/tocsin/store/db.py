@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -18,6 +20,7 @@ from shapely import prepared
 from shapely.geometry import Point, shape
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 
 from tocsin import config
 from tocsin.geo.distance import haversine_km
@@ -57,7 +60,8 @@ def make_engine(url: str | None = None, *, migrate: bool = True) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30}, **pool)
         event.listen(engine, "connect", _configure_sqlite)
     elif parsed.get_backend_name() == "postgresql":
-        engine = create_engine(url, pool_pre_ping=True, **_POOL)
+        engine = create_engine(url, **_POOL)
+        _ping_when_idle(engine)
     else:
         raise ValueError(
             f"unsupported database {parsed.get_backend_name()!r}: use SQLite or PostgreSQL"
@@ -65,6 +69,36 @@ def make_engine(url: str | None = None, *, migrate: bool = True) -> Engine:
     if migrate:
         upgrade(engine)
     return engine
+
+
+IDLE_PING_SECONDS = 10.0
+"""A pooled PostgreSQL connection idle for longer than this is pinged before it is handed out."""
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """SQLAlchemy's ``pool_pre_ping`` costs a round trip on every checkout, i.e. on every API
+    request (about a sixth of a single-record read's CPU, bench/api_load.py). Connections
+    that were just in use are alive; the ones that go stale (a restarted server, a dropped
+    idle connection) have sat idle. So only those are pinged; a dead one is replaced (SQLAlchemy
+    retries the checkout on DisconnectionError). A server restarted within the idle window
+    costs at most the one request that finds out, after which the pool drops its connections.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+        record.info["tocsin_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("tocsin_idle_since")
+        if since is None or time.monotonic() - since <= IDLE_PING_SECONDS:
+            return  # new, or in use a moment ago
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error:
+            alive = False
+        if not alive:
+            raise DisconnectionError("idle connection did not answer a ping")
 
 
 def upgrade(engine: Engine, revision: str = "heads") -> None:

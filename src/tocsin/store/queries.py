@@ -524,9 +524,9 @@ def _scope_clauses(scope: Scope) -> list[ColumnElement[bool]]:
     clauses = []
     # A filter that allows every value of a NOT NULL enum column is left out, so trusted jobs
     # can count from an index instead of reading every row.
-    if scope.tiers != frozenset(SensitivityTier):
+    if scope.tiers != _ALL_TIERS:
         clauses.append(e.sensitivity.in_(sorted(t.value for t in scope.tiers)))
-    if scope.case_classes != frozenset(CaseClass):
+    if scope.case_classes != _ALL_CASE_CLASSES:
         clauses.append(e.case_class.in_(sorted(c.value for c in scope.case_classes)))
     if scope.owner_user_id is not None:
         owned = s_security.event_owners.c
@@ -897,9 +897,10 @@ def _postgis_first_page(
     conn: Connection, query: EventQuery, scope: Scope, limit: int
 ) -> tuple[list[Any], int]:
     """(``limit + 1`` full ``events`` rows of the first page, the number of all matches) in
-    ONE statement and one index scan: the matches' (id, date) are materialised once, counted,
-    and the page is the top of them (not a sort of every wide row). Conditions as in ``_where``
-    with ``_bbox_clauses``; the SQL is kept per query shape (see ``_first_page_statement``)."""
+    ONE statement and one index scan: the matches' (id, date) are materialised once, counted
+    by a window, and the page is the top of them (not a sort of every wide row). Conditions
+    as in ``_where`` with ``_bbox_clauses``; the SQL is kept per query shape (see
+    ``_first_page_statement``)."""
     if query.bbox is None:
         raise QueryError("the box page needs a bbox")
     tiers = tuple(sorted(t.value for t in scope.tiers))
@@ -907,8 +908,8 @@ def _postgis_first_page(
     shape = (
         query.start is not None,
         query.end is not None,
-        tiers if scope.tiers != frozenset(SensitivityTier) else (),
-        classes if scope.case_classes != frozenset(CaseClass) else (),
+        tiers if scope.tiers != _ALL_TIERS else (),
+        classes if scope.case_classes != _ALL_CASE_CLASSES else (),
         query.sort is SortOrder.DATE_DESC,
     )
     stmt = _PG_FIRST_PAGE.get(shape)
@@ -931,6 +932,9 @@ def _postgis_first_page(
 
 
 _PG_FIRST_PAGE: dict[tuple[Any, ...], TextClause] = {}
+# Built once: iterating an Enum costs microseconds, on every search.
+_ALL_TIERS = frozenset(SensitivityTier)
+_ALL_CASE_CLASSES = frozenset(CaseClass)
 
 
 def _postgis_first_page_statement(
@@ -961,12 +965,14 @@ def _postgis_first_page_statement(
         conds.append(f"case_class IN ({', '.join(_sql_word(c) for c in classes)})")
     order = "DESC" if desc else "ASC"
     columns = ", ".join(f"e.{c.name}" for c in s.events.c)
+    # The total is a window count over the matches, taken before the LIMIT: a count in a
+    # cross-joined subquery was re-run once per page row (the planner guesses one match).
     sql = (
         "WITH m AS MATERIALIZED (SELECT id, date_start FROM events"  # noqa: S608 - no user text
-        f" WHERE {' AND '.join(conds)}) "
-        f"SELECT {columns}, t.total FROM ("
-        f"SELECT id, date_start FROM m ORDER BY date_start {order}, id {order} LIMIT :limit"
-        ") AS p JOIN events AS e ON e.id = p.id CROSS JOIN (SELECT count(*) AS total FROM m) AS t"
+        f" WHERE {' AND '.join(conds)}), "
+        "p AS (SELECT id, date_start, count(*) OVER () AS total FROM m"
+        f" ORDER BY date_start {order}, id {order} LIMIT :limit) "
+        f"SELECT {columns}, p.total FROM p JOIN events AS e ON e.id = p.id"
         f" ORDER BY p.date_start {order}, p.id {order}"
     )
     return text(sql).columns(*s.events.c, column("total", Integer))
