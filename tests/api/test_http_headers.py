@@ -119,13 +119,7 @@ def test_tm87_real_server_bounds_the_request_head_and_refuses_malformed_heads(
     on a request head: ours refuses more than 16 KiB with 431, whether it arrives at once or
     trickles in, and malformed or smuggling heads get 400, never a 5xx or a dead server."""
     port = _free_port()
-    env = {**os.environ, "TOCSIN_HOME": str(tmp_path / "home")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tocsin.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = _serve(tmp_path, port, subprocess.DEVNULL)
     try:
         _wait_for_health(port, proc)
         assert _raw_status(port, b"GARBAGE \x00\x01 nonsense\r\n\r\n") == 400
@@ -173,6 +167,16 @@ def _pipelined_statuses(port: int, n: int) -> list[int]:
     return [int(part.split(b" ", 1)[0]) for part in data.split(b"HTTP/1.1 ")[1:]]
 
 
+def _serve(tmp_path: Path, port: int, output: int) -> subprocess.Popen:
+    """``tocsin serve`` on 127.0.0.1:``port``, its output to ``output`` (stderr with it)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "tocsin.cli", "serve", "--port", str(port)],
+        env={**os.environ, "TOCSIN_HOME": str(tmp_path / "home")},
+        stdout=output,
+        stderr=subprocess.STDOUT,
+    )
+
+
 def _wait_for_health(port: int, proc: subprocess.Popen) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -189,13 +193,7 @@ def _wait_for_health(port: int, proc: subprocess.Popen) -> None:
 def test_tm09_real_server_sends_no_server_header(tmp_path: Path) -> None:
     """``tocsin serve`` itself (uvicorn) on 127.0.0.1: no banner, hardened headers."""
     port = _free_port()
-    env = {**os.environ, "TOCSIN_HOME": str(tmp_path / "home")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tocsin.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    proc = _serve(tmp_path, port, subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
         response = None
