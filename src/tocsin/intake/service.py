@@ -49,6 +49,7 @@ from tocsin.security.vault import (
     load_key_file,
     pseudonym_key_from_environment,
 )
+from tocsin.store.group_commit import next_batch
 
 log = logging.getLogger(__name__)
 
@@ -169,24 +170,10 @@ class IntakeService:
 
     def _run(self) -> None:
         while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            size = _job_bytes(first)
-            stop = False
-            while len(batch) < self.max_batch and size < self.max_batch_bytes:
-                try:
-                    job = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if job is None:
-                    stop = True
-                    break
-                batch.append(job)
-                size += _job_bytes(job)
+            batch, stop = next_batch(self._queue, self.max_batch, _job_bytes, self.max_batch_bytes)
             try:
-                self._store(batch)
+                if batch:
+                    self._store(batch)
             except Exception as exc:  # noqa: BLE001 - the writer must outlive any one batch
                 log.error("intake writer failed on a batch: %s", describe_failure(exc))
                 for job in batch:

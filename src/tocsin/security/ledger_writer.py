@@ -28,6 +28,7 @@ from sqlalchemy import Connection, Engine
 from tocsin.security import audit
 from tocsin.security.audit import PendingEntry
 from tocsin.security.txn import write_transaction
+from tocsin.store.group_commit import next_batch
 
 log = logging.getLogger(__name__)
 
@@ -103,21 +104,9 @@ class LedgerWriter:
 
     def _run(self) -> None:
         while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            stop = False
-            while len(batch) < self._max_batch:
-                try:
-                    job = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if job is None:
-                    stop = True
-                    break
-                batch.append(job)
-            self._commit(batch)
+            batch, stop = next_batch(self._queue, self._max_batch)
+            if batch:
+                self._commit(batch)
             if stop:
                 return
 
