@@ -109,3 +109,19 @@ def test_nothing_to_write_needs_no_transaction(engine) -> None:
     assert writer.write([]) == 0
     assert writer.batches == 0
     writer.stop()
+
+
+def test_append_as_the_first_statement_commits_and_rolls_back_with_the_caller(engine) -> None:
+    """``append`` writes through the DBAPI cursor: its rows must still belong to the caller's
+    SQLAlchemy transaction, committed by its commit and discarded by its rollback."""
+    with engine.connect() as conn:
+        audit.append(conn, [_entry(1)], NOW)
+        conn.rollback()
+    assert _count(engine) == 0
+    with engine.connect() as conn:
+        written = audit.append(conn, [_entry(2), _entry(3)], NOW)
+        conn.commit()
+    assert [e.seq for e in written] == [1, 2]
+    assert _count(engine) == 2
+    with engine.connect() as conn:
+        assert audit.verify(conn, None).ok

@@ -140,6 +140,38 @@ def head(conn: Connection) -> tuple[int, str]:
     return (row[0], row[1]) if row else (0, GENESIS_HASH)
 
 
+# ``append`` runs its three statements on the DBAPI cursor of the caller's transaction: every
+# audited read goes through it, and SQLAlchemy's per-statement work (compiling, caching, result
+# set-up) cost more than the statements themselves. Same SQL, same transaction.
+_COLUMNS = "seq, at, actor_user_id, actor, action, target, details, prev_hash, entry_hash"
+_HEAD_SQL = "SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1"
+_INSERT_SQL = {  # constants only: no value is ever written into the SQL
+    "postgresql": f"INSERT INTO audit_log ({_COLUMNS}) VALUES ({', '.join(['%s'] * 9)})",  # noqa: S608
+    "sqlite": f"INSERT INTO audit_log ({_COLUMNS}) VALUES ({', '.join(['?'] * 9)})",  # noqa: S608
+}
+
+
+def _append_rows(conn: Connection, make_rows: Any) -> None:
+    """Locks the chain, reads its head, inserts ``make_rows(seq, prev_hash)``: all on the
+    caller's transaction, through its DBAPI cursor."""
+    postgres = conn.dialect.name == "postgresql"
+    if not conn.in_transaction():
+        # SQLAlchemy begins on its first statement; none may have run through it yet, and
+        # the caller's commit() must still commit these rows.
+        conn.begin()
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if postgres:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_ADVISORY_LOCK_KEY,))
+        cursor.execute(_HEAD_SQL)
+        row = cursor.fetchone()
+        seq, prev = (row[0], row[1]) if row else (0, GENESIS_HASH)
+        insert_sql = _INSERT_SQL["postgresql" if postgres else "sqlite"]
+        cursor.executemany(insert_sql, make_rows(seq, prev))
+    finally:
+        cursor.close()
+
+
 def append(
     conn: Connection, entries: Sequence[PendingEntry], now: datetime | None = None
 ) -> list[AuditEntry]:
@@ -148,51 +180,54 @@ def append(
         return []
     at = format_time(now or datetime.now(UTC))
     rendered = [canonical_details(e.details) for e in entries]  # validate before locking
-    _lock_chain(conn)
-    seq, prev = head(conn)
     out: list[AuditEntry] = []
-    for entry, details in zip(entries, rendered, strict=True):
-        seq += 1
-        digest = entry_hash(
-            seq,
-            at,
-            entry.actor.user_id,
-            entry.actor.label,
-            entry.action,
-            entry.target,
-            details,
-            prev,
-        )
-        out.append(
-            AuditEntry(
+
+    def chain(seq: int, prev: str) -> list[tuple[Any, ...]]:
+        for entry, details in zip(entries, rendered, strict=True):
+            seq += 1
+            digest = entry_hash(
                 seq,
                 at,
                 entry.actor.user_id,
-                entry.actor.label[:128],
+                entry.actor.label,
                 entry.action,
-                entry.target[:255],
+                entry.target,
                 details,
                 prev,
-                digest,
             )
-        )
-        prev = digest
-    conn.execute(insert(audit_log), [_row(e) for e in out])
+            out.append(
+                AuditEntry(
+                    seq,
+                    at,
+                    entry.actor.user_id,
+                    entry.actor.label[:128],
+                    entry.action,
+                    entry.target[:255],
+                    details,
+                    prev,
+                    digest,
+                )
+            )
+            prev = digest
+        return [_values(e) for e in out]
+
+    _append_rows(conn, chain)
     return out
 
 
-def _row(e: AuditEntry) -> dict[str, Any]:
-    return {
-        "seq": e.seq,
-        "at": e.at,
-        "actor_user_id": e.actor_user_id,
-        "actor": e.actor,
-        "action": e.action,
-        "target": e.target,
-        "details": e.details,
-        "prev_hash": e.prev_hash,
-        "entry_hash": e.entry_hash,
-    }
+def _values(e: AuditEntry) -> tuple[Any, ...]:
+    """An entry's values in ``_COLUMNS`` order."""
+    return (
+        e.seq,
+        e.at,
+        e.actor_user_id,
+        e.actor,
+        e.action,
+        e.target,
+        e.details,
+        e.prev_hash,
+        e.entry_hash,
+    )
 
 
 def record(

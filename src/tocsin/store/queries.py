@@ -954,10 +954,14 @@ def _postgis_first_page_statement(
         lower = "CAST(:start AS date)" if has_start else "NULL"
         upper = "CAST(:end AS date)" if has_end else "NULL"
         conds.append(f"daterange(date_start, date_end, '[]') && daterange({lower}, {upper}, '[]')")
+    # "+ 0" keeps these two as filters on the index matches: as plain column comparisons the
+    # planner, which expects a box to match about one row, AND-ed the GiST bitmap with a
+    # b-tree bitmap of every event in the period (45k rows for one year), about a sixth of
+    # a large box's time for nothing.
     if has_start:
-        conds.append("date_end >= CAST(:start AS date)")
+        conds.append("date_end + 0 >= CAST(:start AS date)")
     if has_end:
-        conds.append("date_start <= CAST(:end AS date)")
+        conds.append("date_start + 0 <= CAST(:end AS date)")
     # Enum values of our own taxonomy, never user text, so they are written into the SQL.
     if tiers:
         conds.append(f"sensitivity IN ({', '.join(_sql_word(t) for t in tiers)})")
