@@ -36,6 +36,7 @@ from nacl.signing import VerifyKey
 from sqlalchemy import Connection, func, insert, select, text
 
 from tocsin.security.keys import KeyRing
+from tocsin.store import dbapi
 from tocsin.store.schema_security import audit_checkpoints, audit_log
 
 GENESIS_HASH = "0" * 64
@@ -155,11 +156,7 @@ def _append_rows(conn: Connection, make_rows: Any) -> None:
     """Locks the chain, reads its head, inserts ``make_rows(seq, prev_hash)``: all on the
     caller's transaction, through its DBAPI cursor."""
     postgres = conn.dialect.name == "postgresql"
-    if not conn.in_transaction():
-        # SQLAlchemy begins on its first statement; none may have run through it yet, and
-        # the caller's commit() must still commit these rows.
-        conn.begin()
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cursor = dbapi.cursor(conn)
     try:
         if postgres:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_ADVISORY_LOCK_KEY,))

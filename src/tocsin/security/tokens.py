@@ -22,6 +22,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from tocsin.security import audit
 from tocsin.security.audit import Actor
 from tocsin.security.policies import Permission
+from tocsin.store import dbapi
 from tocsin.store.schema_security import api_tokens, users
 
 TOKEN_PREFIX = "tcn_"  # noqa: S105 - a public marker, not a secret
@@ -191,7 +192,8 @@ _LIVE_TOKEN = (
 def _live_row(conn: Connection, plaintext: str, now: datetime) -> Any:
     if not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > 128:
         return None
-    return conn.execute(_LIVE_TOKEN, {"token_hash": digest(plaintext), "now": now}).first()
+    rows = dbapi.fetch(conn, _LIVE_TOKEN, {"token_hash": digest(plaintext), "now": now})
+    return rows[0] if rows else None
 
 
 def resolve(conn: Connection, plaintext: str, now: datetime) -> TokenInfo | None:

@@ -73,6 +73,7 @@ from tocsin.domain.taxonomy import (
     SensitivityTier,
     ViolenceType,
 )
+from tocsin.store import dbapi
 from tocsin.store import schema as s
 from tocsin.store import schema_security as s_security
 from tocsin.store.names import normalize_name
@@ -927,7 +928,7 @@ def _postgis_first_page(
         "end": query.end,
         "limit": limit + 1,
     }
-    rows = conn.execute(stmt, params).all()
+    rows = dbapi.fetch(conn, stmt, params)
     return rows, (int(rows[0].total) if rows else 0)
 
 

@@ -50,6 +50,7 @@ from tocsin.domain.taxonomy import (
     SensitivityTier,
     ViolenceType,
 )
+from tocsin.store import dbapi
 from tocsin.store import schema as s
 
 # Well under SQLite's bound-parameter limit and PostgreSQL's comfortable IN-list size.
@@ -207,7 +208,7 @@ def child_rows(conn: Connection, ids: list[int]) -> ChildRows:
     victims: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
     stmt = _children_statement(conn.dialect.name)
     for chunk in _chunks(ids):
-        for row in conn.execute(stmt, {"ids": ids_value(conn, chunk)}).all():
+        for row in dbapi.fetch_tuples(conn, stmt, {"ids": ids_value(conn, chunk)}):
             kind, event_id = row[0], row[1]
             if kind == "t":
                 acts[event_id].append(row[3])
