@@ -4,7 +4,7 @@ transaction."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import Integer, bindparam, column, insert, select, text
@@ -39,6 +39,29 @@ def test_rows_are_those_sqlalchemy_returns(engine) -> None:
             counted = dbapi.fetch(conn, COUNTED, {})
             assert sorted(r.uid for r in counted) == everything
             assert {r.total for r in counted} == {3}
+
+
+def test_parameters_go_through_the_same_type_processing(engine) -> None:
+    """A datetime parameter (text on SQLite, as SQLAlchemy writes it) and a date result; a
+    statement SQLAlchemy rewrites at execution (an expanding IN) goes through SQLAlchemy."""
+    store(engine, [make_event(f"e{i}", date_start=date(2021, 3, 1 + i)) for i in range(2)])
+    recent = select(s.events.c.uid, s.events.c.date_start).where(
+        s.events.c.created_at <= bindparam("now"), s.events.c.date_start >= bindparam("day")
+    )
+    in_list = select(s.events.c.uid).where(s.events.c.id.in_([1, 2, 3])).order_by(s.events.c.uid)
+    with engine.connect() as conn:
+        for _ in range(2):
+            got = dbapi.fetch(conn, recent, {"now": datetime.now(UTC), "day": date(2021, 3, 2)})
+            assert [(r.uid, r.date_start) for r in got] == [
+                (r.uid, r.date_start)
+                for r in conn.execute(
+                    recent, {"now": datetime.now(UTC), "day": date(2021, 3, 2)}
+                ).all()
+            ]
+            assert len(got) == 1 and type(got[0].date_start) is date
+            assert [r.uid for r in dbapi.fetch(conn, in_list, {})] == [
+                r.uid for r in conn.execute(in_list).all()
+            ]
 
 
 def test_runs_in_the_callers_transaction(engine) -> None:

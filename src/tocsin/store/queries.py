@@ -823,7 +823,7 @@ def _rtree_first_page(
         "last": last,
         "limit": limit + 1,
     }
-    rows = conn.execute(stmt, params).all()
+    rows = dbapi.fetch(conn, stmt, params)
     return rows, (int(rows[0].total) if rows else 0)
 
 
