@@ -1,5 +1,5 @@
-"""``store.dbapi.fetch`` runs the hot read statements on the DB-API cursor (PostgreSQL): it must
-return what SQLAlchemy returns, value for value and type for type, inside the caller's
+"""``store.dbapi`` runs the hot statements on the DB-API cursor (SQLite and PostgreSQL): they
+must read what SQLAlchemy returns, value for value and type for type, inside the caller's
 transaction."""
 
 from __future__ import annotations
@@ -92,3 +92,19 @@ def test_a_cursor_begun_first_is_committed_by_the_caller(engine) -> None:
         conn.commit()
     with engine.connect() as conn:
         assert conn.scalar(select(s.actors.c.name).where(s.actors.c.uid == "a-2")) == "Group B"
+
+
+def test_execute_many_writes_every_parameter_set_in_the_callers_transaction(engine) -> None:
+    add = insert(s.actors).values(
+        uid=bindparam("uid"), name=bindparam("name"), normalized_name=bindparam("n"), kind="group"
+    )
+    rows = [{"uid": f"m-{i}", "name": f"Group {i}", "n": f"group {i}"} for i in range(3)]
+    with engine.connect() as conn:
+        dbapi.execute_many(conn, add, rows)
+        conn.rollback()
+        assert conn.scalar(select(s.actors.c.name).where(s.actors.c.uid == "m-0")) is None
+        dbapi.execute_many(conn, add, rows)
+        conn.commit()
+    with engine.connect() as conn:
+        found = conn.execute(select(s.actors.c.uid, s.actors.c.kind).order_by(s.actors.c.uid))
+        assert [tuple(r) for r in found] == [(f"m-{i}", "group") for i in range(3)]

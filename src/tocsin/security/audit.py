@@ -33,7 +33,7 @@ from typing import Any
 
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
-from sqlalchemy import Connection, func, insert, select, text
+from sqlalchemy import Connection, bindparam, func, insert, select, text
 
 from tocsin.security.keys import KeyRing
 from tocsin.store import dbapi
@@ -129,44 +129,22 @@ def entry_hash(
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+# The chain's lock, head and insert run on the DB-API cursor of the caller's transaction
+# (``store.dbapi``): every audited read appends, and SQLAlchemy's per-statement work cost more
+# than these statements themselves.
+_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+_HEAD = select(audit_log.c.seq, audit_log.c.entry_hash).order_by(audit_log.c.seq.desc()).limit(1)
+_INSERT = insert(audit_log).values({c.name: bindparam(c.name) for c in audit_log.c})
+
+
 def _lock_chain(conn: Connection) -> None:
     if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY})
+        dbapi.fetch_tuples(conn, _LOCK, {"k": _ADVISORY_LOCK_KEY})
 
 
 def head(conn: Connection) -> tuple[int, str]:
-    row = conn.execute(
-        select(audit_log.c.seq, audit_log.c.entry_hash).order_by(audit_log.c.seq.desc()).limit(1)
-    ).first()
-    return (row[0], row[1]) if row else (0, GENESIS_HASH)
-
-
-# ``append`` runs its three statements on the DBAPI cursor of the caller's transaction: every
-# audited read goes through it, and SQLAlchemy's per-statement work (compiling, caching, result
-# set-up) cost more than the statements themselves. Same SQL, same transaction.
-_COLUMNS = "seq, at, actor_user_id, actor, action, target, details, prev_hash, entry_hash"
-_HEAD_SQL = "SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1"
-_INSERT_SQL = {  # constants only: no value is ever written into the SQL
-    "postgresql": f"INSERT INTO audit_log ({_COLUMNS}) VALUES ({', '.join(['%s'] * 9)})",  # noqa: S608
-    "sqlite": f"INSERT INTO audit_log ({_COLUMNS}) VALUES ({', '.join(['?'] * 9)})",  # noqa: S608
-}
-
-
-def _append_rows(conn: Connection, make_rows: Any) -> None:
-    """Locks the chain, reads its head, inserts ``make_rows(seq, prev_hash)``: all on the
-    caller's transaction, through its DBAPI cursor."""
-    postgres = conn.dialect.name == "postgresql"
-    cursor = dbapi.cursor(conn)
-    try:
-        if postgres:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_ADVISORY_LOCK_KEY,))
-        cursor.execute(_HEAD_SQL)
-        row = cursor.fetchone()
-        seq, prev = (row[0], row[1]) if row else (0, GENESIS_HASH)
-        insert_sql = _INSERT_SQL["postgresql" if postgres else "sqlite"]
-        cursor.executemany(insert_sql, make_rows(seq, prev))
-    finally:
-        cursor.close()
+    rows = dbapi.fetch_tuples(conn, _HEAD, {})
+    return (rows[0][0], rows[0][1]) if rows else (0, GENESIS_HASH)
 
 
 def append(
@@ -177,54 +155,51 @@ def append(
         return []
     at = format_time(now or datetime.now(UTC))
     rendered = [canonical_details(e.details) for e in entries]  # validate before locking
+    _lock_chain(conn)
+    seq, prev = head(conn)
     out: list[AuditEntry] = []
-
-    def chain(seq: int, prev: str) -> list[tuple[Any, ...]]:
-        for entry, details in zip(entries, rendered, strict=True):
-            seq += 1
-            digest = entry_hash(
+    for entry, details in zip(entries, rendered, strict=True):
+        seq += 1
+        digest = entry_hash(
+            seq,
+            at,
+            entry.actor.user_id,
+            entry.actor.label,
+            entry.action,
+            entry.target,
+            details,
+            prev,
+        )
+        out.append(
+            AuditEntry(
                 seq,
                 at,
                 entry.actor.user_id,
-                entry.actor.label,
+                entry.actor.label[:128],
                 entry.action,
-                entry.target,
+                entry.target[:255],
                 details,
                 prev,
+                digest,
             )
-            out.append(
-                AuditEntry(
-                    seq,
-                    at,
-                    entry.actor.user_id,
-                    entry.actor.label[:128],
-                    entry.action,
-                    entry.target[:255],
-                    details,
-                    prev,
-                    digest,
-                )
-            )
-            prev = digest
-        return [_values(e) for e in out]
-
-    _append_rows(conn, chain)
+        )
+        prev = digest
+    dbapi.execute_many(conn, _INSERT, [_row(e) for e in out])
     return out
 
 
-def _values(e: AuditEntry) -> tuple[Any, ...]:
-    """An entry's values in ``_COLUMNS`` order."""
-    return (
-        e.seq,
-        e.at,
-        e.actor_user_id,
-        e.actor,
-        e.action,
-        e.target,
-        e.details,
-        e.prev_hash,
-        e.entry_hash,
-    )
+def _row(e: AuditEntry) -> dict[str, Any]:
+    return {
+        "seq": e.seq,
+        "at": e.at,
+        "actor_user_id": e.actor_user_id,
+        "actor": e.actor,
+        "action": e.action,
+        "target": e.target,
+        "details": e.details,
+        "prev_hash": e.prev_hash,
+        "entry_hash": e.entry_hash,
+    }
 
 
 def record(

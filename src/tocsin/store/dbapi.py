@@ -13,7 +13,7 @@ through SQLAlchemy.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
@@ -64,7 +64,8 @@ class _Compiled:
             proc = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if proc is not None:
                 self.binds[key] = proc
-        self._types = [col.type.dialect_impl(dialect) for col in stmt.selected_columns]  # type: ignore[attr-defined]
+        selected = getattr(stmt, "selected_columns", ())  # a write returns no rows
+        self._types = [col.type.dialect_impl(dialect) for col in selected]
         self._dialect = dialect
         # Both from the first result's description (some processors depend on its type codes).
         self.names: tuple[str, ...] | None = None
@@ -72,7 +73,11 @@ class _Compiled:
 
     def describe(self, description: Any) -> None:
         procs = []
-        for i, (impl, column) in enumerate(zip(self._types, description, strict=True)):
+        # A textual statement without declared columns (``text()``) has no types to apply.
+        types = self._types or [None] * len(description)
+        for i, (impl, column) in enumerate(zip(types, description, strict=True)):
+            if impl is None:
+                continue
             proc = impl.result_processor(self._dialect, column[1])
             if proc is not None:
                 procs.append((i, proc))
@@ -130,13 +135,26 @@ def fetch_tuples(conn: Connection, stmt: Executable, params: Mapping[str, Any]) 
     return result[1]
 
 
+def execute_many(conn: Connection, stmt: Executable, rows: Sequence[Mapping[str, Any]]) -> None:
+    """``stmt`` (a write built once, at import) once per parameter set in ``rows``."""
+    compiled = _compiled(conn, stmt)
+    if compiled is None:
+        conn.execute(stmt, [dict(row) for row in rows])
+        return
+    cur = cursor(conn)
+    try:
+        cur.executemany(compiled.sql, [compiled.parameters(row) for row in rows])
+    finally:
+        cur.close()
+
+
 def _compiled(conn: Connection, stmt: Executable) -> _Compiled | None:
     key = (id(stmt), conn.dialect.name)
     entry = _COMPILED.get(key)
     if entry is not None and entry[0] is stmt:
         return entry[1]
     compiled: _Compiled | None = _Compiled(stmt, conn)
-    if compiled is not None and "POSTCOMPILE" in compiled.sql:
+    if "POSTCOMPILE" in compiled.sql:  # type: ignore[union-attr]
         compiled = None  # rewritten by SQLAlchemy at each execution: not for the raw cursor
     if len(_COMPILED) < _MAX_COMPILED:
         _COMPILED[key] = (stmt, compiled)
