@@ -25,6 +25,7 @@ from tocsin.alerts.scheduler import run_alerts_if_due
 from tocsin.api import errors
 from tocsin.api.deps import resolve_principal
 from tocsin.api.exports_worker import ExportWorker
+from tocsin.api.heap import HeapFreezer
 from tocsin.api.middleware import AccessLog, BodyLimit, RateLimit, SecurityHeaders
 from tocsin.api.routers import (
     aggregates,
@@ -108,6 +109,10 @@ def create_app(
             )
             thread.daemon = True
             thread.start()
+            # A serving process (tests build apps without background work and keep their
+            # collector as it is): start-up is over, keep full collections off its objects.
+            services.heap = HeapFreezer()
+            log.info("start-up heap frozen: %d objects", services.heap.start())
         try:
             yield
         finally:

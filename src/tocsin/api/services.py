@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
+from tocsin.api.heap import HeapFreezer
 from tocsin.api.middleware import TokenBuckets
 from tocsin.api.settings import Settings
 from tocsin.security import audit
@@ -33,6 +34,7 @@ class Services:
     keys: KeyRing
     buckets: TokenBuckets = field(default_factory=TokenBuckets)
     exports: ExportWorker | None = None
+    heap: HeapFreezer | None = None  # set in a serving process (tocsin.api.heap)
     _since_checkpoint: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _touched: dict[str, float] = field(default_factory=dict)

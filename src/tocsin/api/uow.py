@@ -235,6 +235,8 @@ class UnitOfWorkRoute(APIRoute):
 
         async def handler(request: Request) -> Response:
             services = request.app.state.services
+            if services.heap is not None:
+                services.heap.note_request()
             async with services.request_slots:
                 return await run(request, services)
 

@@ -33,6 +33,7 @@ from sqlalchemy import (
     literal,
     null,
     select,
+    true,
     union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -273,14 +274,14 @@ def _build_children(dialect: str) -> Any:
     acts = branch("t", t.c.event_id, zero, {"act_type": t.c.act_type})
 
     if dialect == "postgresql":
-        # An actor's name and kind by primary key, per link: as a join, PostgreSQL hashed the
-        # whole ``actors`` table for every page (a page links ~100 actors; the table holds
-        # thousands). ``actor_id`` is a NOT NULL foreign key, so every link finds its actor.
-        def actor_column(col: Any) -> Any:
-            return select(col).where(a.c.id == ea.c.actor_id).scalar_subquery()
-
-        linked = {"actor_name": actor_column(a.c.name), "actor_kind": actor_column(a.c.kind)}
-        actors = branch("a", ea.c.event_id, zero, {"role": ea.c.role, **linked})
+        # An actor's name and kind by primary key, one index lookup per link: as a join,
+        # PostgreSQL hashed the whole ``actors`` table for every page (a page links ~100
+        # actors; the table holds thousands), and as two scalar subqueries it looked each actor
+        # up twice. The OFFSET keeps the planner from flattening the lateral lookup back into
+        # that join. ``actor_id`` is a NOT NULL foreign key, so every link finds its actor.
+        actor = select(a.c.name, a.c.kind).where(a.c.id == ea.c.actor_id).offset(0).lateral()
+        linked = {"role": ea.c.role, "actor_name": actor.c.name, "actor_kind": actor.c.kind}
+        actors = branch("a", ea.c.event_id, zero, linked).join_from(ea, actor, true())
     else:  # SQLite already looks each actor up by primary key in a nested loop
         actors = branch(
             "a",
