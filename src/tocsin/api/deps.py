@@ -170,7 +170,9 @@ def reader(permission: Permission) -> Callable[..., Awaitable[Reader]]:
     """Dependency factory for ``Reader`` (async and without I/O: no thread hop)."""
 
     async def dependency(request: Request) -> Reader:
-        return Reader(request, await get_uow(request), request.app.state.services, permission)
+        uow = await get_uow(request)
+        uow.statement_snapshots()  # these routes only read: their writes go via the ledger
+        return Reader(request, uow, request.app.state.services, permission)
 
     dependency.__name__ = f"reader_{permission.name.lower()}"
     return dependency

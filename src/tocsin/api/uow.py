@@ -59,6 +59,7 @@ class UnitOfWork:
         self._deferred: list[Callable[[Connection], None]] = []
         self._on_audited = on_audited
         self._ledger = ledger
+        self._statement_snapshots = False
         self.done = False
 
     @property
@@ -70,10 +71,25 @@ class UnitOfWork:
         if self.done:
             raise RuntimeError("this request's transaction is already finished")
         if self._conn is None:
-            self._conn = self.engine.connect()
-            if self.writes and self.sqlite:
-                self._conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn = self.engine.connect()
+            if self._statement_snapshots:
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            elif self.writes and self.sqlite:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            self._conn = conn
         return self._conn
+
+    def statement_snapshots(self) -> None:
+        """Declares a route that only reads through this unit of work (ADR 0013).
+
+        On PostgreSQL at READ COMMITTED every statement takes its own snapshot anyway, so a
+        transaction around such a request changes nothing it sees, and costs two round trips
+        (BEGIN, COMMIT) while the machine is busiest: the route reads in autocommit. Its audit
+        entries and bookkeeping writes still commit in a transaction of their own (the ledger
+        writer's, or the one ``commit`` opens). SQLite keeps its read transaction: there it is
+        what makes the request's reads one snapshot."""
+        if self._conn is None and not self.writes and _statement_snapshots_apply(self.engine):
+            self._statement_snapshots = True
 
     def read_only(self) -> None:
         """Declares a POST that only reads (a search): no write lock on SQLite."""
@@ -105,6 +121,13 @@ class UnitOfWork:
         appended = 0
         try:
             if self._pending or self._deferred:
+                if self._statement_snapshots:
+                    # The writes need a transaction (the chain lock lasts until its end):
+                    # leave the autocommit connection for a fresh transactional one.
+                    self._statement_snapshots = False
+                    if self._conn is not None:
+                        self._conn.close()
+                        self._conn = None
                 conn = self.conn
                 if self.sqlite and not self.writes:
                     conn.commit()  # end the read snapshot; nothing was written in it
@@ -151,6 +174,17 @@ class UnitOfWork:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def _statement_snapshots_apply(engine: Engine) -> bool:
+    # Only where a transaction adds nothing to a read: PostgreSQL at READ COMMITTED, its
+    # default (an engine or server set to REPEATABLE READ keeps one snapshot per request).
+    dialect = engine.dialect
+    return (
+        dialect.name == "postgresql"
+        and getattr(dialect, "isolation_level", None) is None
+        and getattr(dialect, "default_isolation_level", None) == "READ COMMITTED"
+    )
 
 
 _FORM_TYPE = "application/x-www-form-urlencoded"

@@ -139,7 +139,7 @@ _INSERT = insert(audit_log).values({c.name: bindparam(c.name) for c in audit_log
 
 def _lock_chain(conn: Connection) -> None:
     if conn.dialect.name == "postgresql":
-        dbapi.fetch_tuples(conn, _LOCK, {"k": _ADVISORY_LOCK_KEY})
+        dbapi.execute(conn, _LOCK, {"k": _ADVISORY_LOCK_KEY})
 
 
 def head(conn: Connection) -> tuple[int, str]:
@@ -155,8 +155,12 @@ def append(
         return []
     at = format_time(now or datetime.now(UTC))
     rendered = [canonical_details(e.details) for e in entries]  # validate before locking
-    _lock_chain(conn)
-    seq, prev = head(conn)
+    # One round trip for both: the server takes the lock, then reads the head with a snapshot
+    # taken after the lock was granted (each statement has its own at READ COMMITTED), so no
+    # entry committed by the lock's previous holder can be missed.
+    with dbapi.pipeline(conn):
+        _lock_chain(conn)
+        seq, prev = head(conn)
     out: list[AuditEntry] = []
     for entry, details in zip(entries, rendered, strict=True):
         seq += 1

@@ -13,7 +13,8 @@ through SQLAlchemy.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection
@@ -117,6 +118,35 @@ def cursor(conn: Connection) -> Any:
     return conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
 
 
+@contextmanager
+def pipeline(conn: Connection) -> Iterator[None]:
+    """On PostgreSQL, statements run inside this block are sent without waiting for each
+    other's answers (psycopg's pipeline mode): the server still runs them one after another,
+    in order, each with its own snapshot, and a ``fetch`` waits once for all of them. Elsewhere
+    a plain block."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    if not conn.in_transaction():
+        conn.begin()
+    with conn.connection.dbapi_connection.pipeline():  # type: ignore[union-attr]
+        yield
+
+
+def execute(conn: Connection, stmt: Executable, params: Mapping[str, Any]) -> None:
+    """Runs ``stmt`` (built once, at import) and ignores what it returns: in a ``pipeline``
+    it is only queued, and sent with the next statement whose rows are fetched."""
+    compiled = _compiled(conn, stmt)
+    if compiled is None:
+        conn.execute(stmt, dict(params))
+        return
+    cur = cursor(conn)
+    try:
+        cur.execute(compiled.sql, compiled.parameters(params))
+    finally:
+        cur.close()
+
+
 def fetch(conn: Connection, stmt: Executable, params: Mapping[str, Any]) -> list[Any]:
     """Every row of ``stmt`` (a statement built once, at import) with ``params``, read by
     column name or position."""
@@ -170,9 +200,10 @@ def _run(
     cur = cursor(conn)
     try:
         cur.execute(compiled.sql, compiled.parameters(params))
+        rows = cur.fetchall()  # first: in a pipeline, the description comes with the rows
         if compiled.names is None:
             compiled.describe(cur.description)
         assert compiled.names is not None
-        return compiled.names, compiled.convert(cur.fetchall())
+        return compiled.names, compiled.convert(rows)
     finally:
         cur.close()
