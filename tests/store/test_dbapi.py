@@ -110,10 +110,10 @@ def test_execute_many_writes_every_parameter_set_in_the_callers_transaction(engi
         assert [tuple(r) for r in found] == [(f"m-{i}", "group") for i in range(3)]
 
 
-def test_a_pipeline_runs_queued_statements_in_order(engine) -> None:
-    """``execute`` inside ``pipeline`` only queues on PostgreSQL; the next ``fetch`` sends both
-    and the server runs them in order, so the fetch sees the queued write. On SQLite both run
-    at once, with the same result."""
+def test_a_pipeline_runs_submitted_statements_in_order(engine) -> None:
+    """``submit`` inside ``pipeline`` only queues on PostgreSQL; the block's end sends them
+    together and the server runs them in order, so the read sees the queued write. On SQLite
+    each runs at once, with the same result."""
     store(engine, [make_event("e0", date_start=date(2020, 1, 1))])
     rename = text("UPDATE events SET title = :title WHERE uid = :uid")
     titles = select(s.events.c.title).where(s.events.c.uid == bindparam("uid"))
@@ -121,8 +121,10 @@ def test_a_pipeline_runs_queued_statements_in_order(engine) -> None:
         uid = conn.scalar(select(s.events.c.uid))
         conn.rollback()
         with dbapi.pipeline(conn):
-            dbapi.execute(conn, rename, {"title": "renamed", "uid": uid})
-            assert dbapi.fetch_tuples(conn, titles, {"uid": uid}) == [("renamed",)]
+            dbapi.submit(conn, rename, {"title": "renamed", "uid": uid})
+            pending = dbapi.submit(conn, titles, {"uid": uid})
+        assert pending.tuples() == [("renamed",)]
+        assert pending.tuples() == [("renamed",)]  # read once, kept
         conn.rollback()  # the pipeline ran inside the caller's transaction
         assert dbapi.fetch_tuples(conn, titles, {"uid": uid}) != [("renamed",)]
 
@@ -139,7 +141,7 @@ def test_a_failed_statement_in_a_pipeline_is_an_error(pg_cluster) -> None:
             pytest.raises(Exception, match="division by zero"),
             dbapi.pipeline(conn),
         ):
-            dbapi.execute(conn, text("SELECT 1 / 0"), {})
-            dbapi.fetch_tuples(conn, text("SELECT 1"), {})
+            dbapi.submit(conn, text("SELECT 1 / 0"), {})
+            dbapi.submit(conn, text("SELECT 1"), {})
     finally:
         engine.dispose()

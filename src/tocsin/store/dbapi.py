@@ -120,10 +120,11 @@ def cursor(conn: Connection) -> Any:
 
 @contextmanager
 def pipeline(conn: Connection) -> Iterator[None]:
-    """On PostgreSQL, statements run inside this block are sent without waiting for each
-    other's answers (psycopg's pipeline mode): the server still runs them one after another,
-    in order, each with its own snapshot, and a ``fetch`` waits once for all of them. Elsewhere
-    a plain block."""
+    """On PostgreSQL, the statements ``submit``-ted inside this block are sent together when
+    it ends, and their answers come back in one round trip (psycopg's pipeline mode): the
+    server still runs them one after another, in order, each with its own snapshot. Read their
+    rows after the block (reading inside it would cost a round trip of its own, and so would
+    ending the block after that). Elsewhere a plain block."""
     if conn.dialect.name != "postgresql":
         yield
         return
@@ -133,18 +134,41 @@ def pipeline(conn: Connection) -> Iterator[None]:
         yield
 
 
-def execute(conn: Connection, stmt: Executable, params: Mapping[str, Any]) -> None:
-    """Runs ``stmt`` (built once, at import) and ignores what it returns: in a ``pipeline``
-    it is only queued, and sent with the next statement whose rows are fetched."""
+class Submitted:
+    """A statement sent with ``submit``: its rows, once its pipeline has ended."""
+
+    __slots__ = ("_compiled", "_cursor", "_rows")
+
+    def __init__(self, compiled: _Compiled | None, cur: Any, rows: list[Any] | None) -> None:
+        self._compiled = compiled
+        self._cursor = cur
+        self._rows = rows
+
+    def tuples(self) -> list[Any]:
+        if self._rows is None:
+            assert self._compiled is not None
+            try:
+                raw = self._cursor.fetchall()
+                if self._compiled.names is None:
+                    self._compiled.describe(self._cursor.description)
+                self._rows = self._compiled.convert(raw)
+            finally:
+                self._cursor.close()
+        return self._rows
+
+
+def submit(conn: Connection, stmt: Executable, params: Mapping[str, Any]) -> Submitted:
+    """Runs ``stmt`` (built once, at import); inside a ``pipeline`` it is only queued."""
     compiled = _compiled(conn, stmt)
     if compiled is None:
-        conn.execute(stmt, dict(params))
-        return
+        return Submitted(None, None, list(conn.execute(stmt, dict(params)).all()))
     cur = cursor(conn)
     try:
         cur.execute(compiled.sql, compiled.parameters(params))
-    finally:
+    except BaseException:
         cur.close()
+        raise
+    return Submitted(compiled, cur, None)
 
 
 def fetch(conn: Connection, stmt: Executable, params: Mapping[str, Any]) -> list[Any]:
