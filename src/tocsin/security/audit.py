@@ -137,24 +137,13 @@ _HEAD = select(audit_log.c.seq, audit_log.c.entry_hash).order_by(audit_log.c.seq
 _INSERT = insert(audit_log).values({c.name: bindparam(c.name) for c in audit_log.c})
 
 
-def _locked_head(conn: Connection) -> tuple[int, str]:
-    """Takes the chain lock, then reads the head. On PostgreSQL both go in one round trip:
-    the server runs them in order, and the head's snapshot is taken once the lock is granted
-    (each statement has its own at READ COMMITTED), so no entry of the lock's previous holder
-    is missed. SQLite's write lock is the transaction's own (``BEGIN IMMEDIATE``)."""
-    if conn.dialect.name != "postgresql":
-        return head(conn)
-    with dbapi.pipeline(conn):
-        dbapi.submit(conn, _LOCK, {"k": _ADVISORY_LOCK_KEY})
-        pending = dbapi.submit(conn, _HEAD, {})
-    return _head_of(pending.tuples())
+def _lock_chain(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        dbapi.fetch_tuples(conn, _LOCK, {"k": _ADVISORY_LOCK_KEY})
 
 
 def head(conn: Connection) -> tuple[int, str]:
-    return _head_of(dbapi.fetch_tuples(conn, _HEAD, {}))
-
-
-def _head_of(rows: list[Any]) -> tuple[int, str]:
+    rows = dbapi.fetch_tuples(conn, _HEAD, {})
     return (rows[0][0], rows[0][1]) if rows else (0, GENESIS_HASH)
 
 
@@ -166,7 +155,8 @@ def append(
         return []
     at = format_time(now or datetime.now(UTC))
     rendered = [canonical_details(e.details) for e in entries]  # validate before locking
-    seq, prev = _locked_head(conn)
+    _lock_chain(conn)
+    seq, prev = head(conn)
     out: list[AuditEntry] = []
     for entry, details in zip(entries, rendered, strict=True):
         seq += 1
@@ -266,7 +256,8 @@ def take_checkpoint(
 ) -> Checkpoint | None:
     """Signs the current head in the caller's transaction. ``None`` when the log is empty or
     the head is already checkpointed. Call ``publish_checkpoint`` after the commit."""
-    seq, digest = _locked_head(conn)
+    _lock_chain(conn)
+    seq, digest = head(conn)
     if seq == 0 or last_checkpoint_seq(conn) >= seq:
         return None
     signing = keys.signing_key()

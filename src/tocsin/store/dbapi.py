@@ -13,8 +13,7 @@ through SQLAlchemy.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
@@ -118,59 +117,6 @@ def cursor(conn: Connection) -> Any:
     return conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
 
 
-@contextmanager
-def pipeline(conn: Connection) -> Iterator[None]:
-    """On PostgreSQL, the statements ``submit``-ted inside this block are sent together when
-    it ends, and their answers come back in one round trip (psycopg's pipeline mode): the
-    server still runs them one after another, in order, each with its own snapshot. Read their
-    rows after the block (reading inside it would cost a round trip of its own, and so would
-    ending the block after that). Elsewhere a plain block."""
-    if conn.dialect.name != "postgresql":
-        yield
-        return
-    if not conn.in_transaction():
-        conn.begin()
-    with conn.connection.dbapi_connection.pipeline():  # type: ignore[union-attr]
-        yield
-
-
-class Submitted:
-    """A statement sent with ``submit``: its rows, once its pipeline has ended."""
-
-    __slots__ = ("_compiled", "_cursor", "_rows")
-
-    def __init__(self, compiled: _Compiled | None, cur: Any, rows: list[Any] | None) -> None:
-        self._compiled = compiled
-        self._cursor = cur
-        self._rows = rows
-
-    def tuples(self) -> list[Any]:
-        if self._rows is None:
-            assert self._compiled is not None
-            try:
-                raw = self._cursor.fetchall()
-                if self._compiled.names is None:
-                    self._compiled.describe(self._cursor.description)
-                self._rows = self._compiled.convert(raw)
-            finally:
-                self._cursor.close()
-        return self._rows
-
-
-def submit(conn: Connection, stmt: Executable, params: Mapping[str, Any]) -> Submitted:
-    """Runs ``stmt`` (built once, at import); inside a ``pipeline`` it is only queued."""
-    compiled = _compiled(conn, stmt)
-    if compiled is None:
-        return Submitted(None, None, list(conn.execute(stmt, dict(params)).all()))
-    cur = cursor(conn)
-    try:
-        cur.execute(compiled.sql, compiled.parameters(params))
-    except BaseException:
-        cur.close()
-        raise
-    return Submitted(compiled, cur, None)
-
-
 def fetch(conn: Connection, stmt: Executable, params: Mapping[str, Any]) -> list[Any]:
     """Every row of ``stmt`` (a statement built once, at import) with ``params``, read by
     column name or position."""
@@ -224,10 +170,9 @@ def _run(
     cur = cursor(conn)
     try:
         cur.execute(compiled.sql, compiled.parameters(params))
-        rows = cur.fetchall()  # first: in a pipeline, the description comes with the rows
         if compiled.names is None:
             compiled.describe(cur.description)
         assert compiled.names is not None
-        return compiled.names, compiled.convert(rows)
+        return compiled.names, compiled.convert(cur.fetchall())
     finally:
         cur.close()
