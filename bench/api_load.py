@@ -35,6 +35,7 @@ import random
 import resource
 import secrets
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -520,22 +521,18 @@ def bench_backend(name: str, url: str, home: Path, args: argparse.Namespace) -> 
     codes = [("this", None)] + ([("peer", args.peer_src)] if args.peer_src else [])
     for code, src_dir in codes:
         _bench_server(name, url, home, args, work, scenarios, code, src_dir, results)
+    if args.repeat and args.peer_src:
+        results["repeat"] = _alternate(name, url, home, args, work)
     return results
 
 
-def _bench_server(
-    name: str,
-    url: str,
-    home: Path,
-    args: argparse.Namespace,
-    work: dict[str, Any],
-    scenarios: dict[str, list[str]],
-    code: str,
-    src_dir: str | None,
-    results: dict[str, Any],
-) -> None:
-    """Serves the prepared database with this tree's code, or with the peer's (``src_dir``
-    first on PYTHONPATH: e.g. a ``git worktree`` of the last commit), and drives it."""
+def _start_server(
+    url: str, home: Path, args: argparse.Namespace, src_dir: str | None
+) -> tuple[subprocess.Popen, str]:
+    """A server process on a free port, this tree's code or the peer's (``src_dir`` first on
+    PYTHONPATH), once it answers /health."""
+    import httpx
+
     port = _free_port()
     env = {**os.environ, "TOCSIN_HOME": str(home)}
     if src_dir:
@@ -557,20 +554,94 @@ def _bench_server(
         ],
         env=env,
     )
-    try:
-        import httpx
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(base + "/api/v1/health", timeout=1).status_code == 200:
+                return server, base
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            server.terminate()
+            raise SystemExit("server did not start")
+        time.sleep(0.3)
 
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(base + "/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit("server did not start")
-            time.sleep(0.3)
+
+def speed_probe() -> float:
+    """CPU seconds of a fixed Python loop: how fast the (shared) machine runs right now. A
+    slow phase shows here before it shows in any latency."""
+    start = time.process_time()
+    sum(i * i for i in range(3_000_000))
+    return time.process_time() - start
+
+
+def _alternate(
+    name: str, url: str, home: Path, args: argparse.Namespace, work: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """``--repeat N``: this tree and the peer both serving at once, the open-loop search at the
+    target rate run N times on each, alternating which goes first. One run per tree says
+    little on a machine whose speed varies from minute to minute; N pairs give medians."""
+    rate = max(args.rates)
+    paths = [search_path(b) for b in work["searches"]]
+    servers = {}
+    runs: list[dict[str, Any]] = []
+    try:
+        for code, src_dir in (("this", None), ("peer", args.peer_src)):
+            servers[code] = _start_server(url, home, args, src_dir)
+        with tempfile.TemporaryDirectory() as tmp:
+            specs = {}
+            for code, (_, base) in servers.items():
+                specs[code] = Path(tmp) / f"{code}.json"
+                specs[code].write_text(
+                    json.dumps({"base": base, "token": work["token"], "paths": paths})
+                )
+                run_load(specs[code], args.clients, 3, rate / 2)  # warm-up
+            for i in range(args.repeat):
+                order = ("this", "peer") if i % 2 == 0 else ("peer", "this")
+                for code in order:
+                    probe = speed_probe()
+                    server = servers[code][0]
+                    cpu_before = _server_cpu_s(server.pid)
+                    db_before = _postgres_cpu_s(getattr(args, "pg_datadir", None))
+                    r = run_load(specs[code], args.clients, args.duration, rate)
+                    served = r["n"] + r["errors"]
+                    db_after = _postgres_cpu_s(getattr(args, "pg_datadir", None))
+                    r.update(
+                        code=code,
+                        round=i,
+                        speed_probe_s=probe,
+                        server_cpu_ms=1000 * (_server_cpu_s(server.pid) - cpu_before) / served
+                        if served
+                        else None,
+                        db_cpu_ms=1000 * (db_after - db_before) / served
+                        if served and db_before is not None and db_after is not None
+                        else None,
+                    )
+                    runs.append(r)
+                    print(f"[{name}/repeat {i}/{code}] {r}", flush=True)
+    finally:
+        for server, _ in servers.values():
+            server.terminate()
+            server.wait(timeout=30)
+    return runs
+
+
+def _bench_server(
+    name: str,
+    url: str,
+    home: Path,
+    args: argparse.Namespace,
+    work: dict[str, Any],
+    scenarios: dict[str, list[str]],
+    code: str,
+    src_dir: str | None,
+    results: dict[str, Any],
+) -> None:
+    """Serves the prepared database with this tree's code, or with the peer's (``src_dir``
+    first on PYTHONPATH: e.g. a ``git worktree`` of the last commit), and drives it."""
+    server, base = _start_server(url, home, args, src_dir)
+    try:
         results["loadavg"][code] = f"{os.getloadavg()[0]:.1f}"
         with tempfile.TemporaryDirectory() as tmp:
             for scenario, paths in scenarios.items():
@@ -685,6 +756,7 @@ def render(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
             "issue #3149), which adds ~40 ms to every keep-alive request after the first."
         ),
     ]
+    lines += _render_repeats(results, args)
     lines += [
         "",
         "Baseline without HTTP (same queries, store functions called directly, one thread):",
@@ -699,6 +771,41 @@ def render(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
                 f"{r['p50']:.2f} | {r['p99']:.2f} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def _render_repeats(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> list[str]:
+    if not any(res.get("repeat") for res in results.values()):
+        return []
+    rate = max(args.rates)
+    lines = [
+        "",
+        f"Repeated runs (`--repeat {args.repeat}`): this tree and the peer serving at once, the "
+        f"search open loop at {rate:g} req/s for {args.duration:.0f} s on each in turn, "
+        "alternating which goes first; *speed probe* is the CPU seconds of a fixed Python loop "
+        "taken before each run (lower is faster; the machine's own speed, whatever the code).",
+        "",
+        "| backend | code | p99 ms of each run | median p99 | runs under 100 ms "
+        "| median server CPU ms/req | median PostgreSQL CPU ms/req | speed probe s |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for backend, res in results.items():
+        for code in ("this", "peer"):
+            runs = [r for r in res.get("repeat", []) if r["code"] == code]
+            if not runs:
+                continue
+            p99s = [r["p99"] for r in runs]
+            cpu = [r["server_cpu_ms"] for r in runs if r["server_cpu_ms"] is not None]
+            db = [r["db_cpu_ms"] for r in runs if r["db_cpu_ms"] is not None]
+            label = "this tree" if code == "this" else args.peer_label
+            each = ", ".join(f"{p:.0f}" for p in p99s)
+            probes = ", ".join(f"{r['speed_probe_s']:.2f}" for r in runs)
+            db_median = f"{statistics.median(db):.2f}" if db else "-"
+            lines.append(
+                f"| {backend} | {label} | {each} | {statistics.median(p99s):.0f} | "
+                f"{sum(p < 100 for p in p99s)} of {len(p99s)} | {statistics.median(cpu):.2f} | "
+                f"{db_median} | {probes} |"
+            )
+    return lines
 
 
 def main() -> None:
@@ -731,6 +838,12 @@ def main() -> None:
         "with --workers N, Nagle's algorithm adds ~40 ms per keep-alive request)",
     )
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=0,
+        help="with --peer-src: N alternating runs of each tree at the target rate (medians)",
+    )
     parser.add_argument("--no-write", action="store_true", help="print, do not edit BENCHMARKS.md")
     parser.add_argument(
         "--notes", help="a Markdown file put at the top of the section (the run's own account)"
