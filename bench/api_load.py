@@ -596,7 +596,10 @@ def _alternate(
                 specs[code].write_text(
                     json.dumps({"base": base, "token": work["token"], "paths": paths})
                 )
-                run_load(specs[code], args.clients, 3, rate / 2)  # warm-up
+                # Warm-up at the target rate: 5 s is ~500 requests per worker, past the
+                # one-time re-freeze after each worker's 200th request (ADR 0012), which
+                # would otherwise fall inside the first measured run.
+                run_load(specs[code], args.clients, 5, rate)
             for i in range(args.repeat):
                 order = ("this", "peer") if i % 2 == 0 else ("peer", "this")
                 for code in order:
