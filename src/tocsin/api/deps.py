@@ -150,11 +150,11 @@ def require(permission: Permission) -> Callable[..., Principal]:
 @dataclass(frozen=True, slots=True)
 class Reader:
     """For the hottest read routes: the request, its unit of work and the services, with the
-    principal resolved by the endpoint itself (``principal()``), in the worker thread that
-    runs it. ``require`` resolves it in a thread of its own first: one more thread hop, and
-    FastAPI's dependency walk, per request (bench/api_load.py). The endpoint must call
-    ``principal()`` before it reads anything else of the request, so that authentication
-    still comes first (401/403 before a 422)."""
+    principal resolved by the endpoint itself (``principal()``), on the thread that runs it
+    (the event loop, ADR 0014). ``require`` resolves it in a thread of its own first: one
+    more thread hop, and FastAPI's dependency walk, per request (bench/api_load.py). The
+    endpoint must call ``principal()`` before it reads anything else of the request, so that
+    authentication still comes first (401/403 before a 422)."""
 
     request: Request
     uow: UnitOfWork

@@ -226,29 +226,33 @@ def _unsaved() -> JSONResponse:
     return JSONResponse({"detail": "the change could not be saved"}, status_code=503)
 
 
+def commit_before_sending(uow: UnitOfWork, response: Response) -> Response:
+    """Commits the request's unit of work (its audit entries included) once its complete
+    response is built, in the calling thread: the same order as the route's own commit
+    (response first, then commit, then send). A failed commit answers 503 instead, so no
+    record leaves without its audit entry. Error responses and streams are left to the
+    route, which rolls back or refuses them."""
+    if uow.done or isinstance(response, StreamingResponse) or response.status_code >= 400:
+        return response
+    try:
+        uow.commit()
+    except Exception:
+        log.exception("commit failed; the response was not sent")
+        return _unsaved()
+    return response
+
+
 def _commit_after(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     """A sync endpoint that returns a finished ``Response`` (a search page, a 204) commits in
-    the worker thread that ran it, before handing the response back: the same order as the
-    route's own commit (complete response first, then commit, then send), one thread hop
-    fewer per request. Other results (models to serialise, errors, streams) are left to
-    the route, as before."""
+    the worker thread that ran it (``commit_before_sending``): one thread hop fewer per
+    request. Other results (models to serialise) are left to the route, as before."""
 
     @functools.wraps(endpoint)
     def run_then_commit(*args: Any, **kwargs: Any) -> Any:
         result = endpoint(*args, **kwargs)
         uow = _REQUEST_UOW.get()
-        if (
-            uow is not None
-            and not uow.done
-            and isinstance(result, Response)
-            and not isinstance(result, StreamingResponse)
-            and result.status_code < 400
-        ):
-            try:
-                uow.commit()
-            except Exception:
-                log.exception("commit failed; the response was not sent")
-                return _unsaved()
+        if uow is not None and isinstance(result, Response):
+            return commit_before_sending(uow, result)
         return result
 
     return run_then_commit
