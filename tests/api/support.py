@@ -200,3 +200,17 @@ def store_events(
                     persons.replace(conn, env.keys, event_id, ev.uid, person_list)
             if owner is not None:
                 conn.execute(event_owners.insert(), {"event_id": event_id, "user_id": owner.id})
+
+
+def public_and_restricted_env(engine: Engine, home: Path) -> Env:
+    """An app over two general events, one public ("pub") and one restricted ("res"): a
+    commander's search reads both, and the restricted one is audited."""
+    env = make_env(engine, home)
+    store_events(
+        env,
+        [
+            matrix_event(SensitivityTier.PUBLIC, CaseClass.GENERAL, "pub"),
+            matrix_event(SensitivityTier.RESTRICTED, CaseClass.GENERAL, "res"),
+        ],
+    )
+    return env

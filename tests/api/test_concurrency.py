@@ -14,8 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from tests.api.support import add_token, add_user, make_env, matrix_event, store_events
-from tocsin.domain.taxonomy import CaseClass, SensitivityTier
+from tests.api.support import add_token, add_user, public_and_restricted_env
 from tocsin.security import audit
 from tocsin.security.policies import Role
 from tocsin.store.schema_security import audit_log
@@ -23,15 +22,7 @@ from tocsin.store.schema_security import audit_log
 
 @pytest.fixture
 def env(engine, tmp_path: Path):  # noqa: ANN201
-    env = make_env(engine, tmp_path / "home")
-    store_events(
-        env,
-        [
-            matrix_event(SensitivityTier.PUBLIC, CaseClass.GENERAL, "pub"),
-            matrix_event(SensitivityTier.RESTRICTED, CaseClass.GENERAL, "res"),
-        ],
-    )
-    return env
+    return public_and_restricted_env(engine, tmp_path / "home")
 
 
 def test_sixty_concurrent_requests_with_one_token(env) -> None:

@@ -11,25 +11,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from tests.api.support import add_token, add_user, make_env, matrix_event, store_events
+from tests.api.support import add_token, add_user, public_and_restricted_env
 from tocsin.api import records
 from tocsin.api.routers import events as events_router
-from tocsin.domain.taxonomy import CaseClass, SensitivityTier
 from tocsin.security.policies import Role
 from tocsin.store.schema_security import audit_log
 
 
 @pytest.fixture
 def env(engine, tmp_path: Path):  # noqa: ANN201
-    env = make_env(engine, tmp_path / "home")
-    store_events(
-        env,
-        [
-            matrix_event(SensitivityTier.PUBLIC, CaseClass.GENERAL, "pub"),
-            matrix_event(SensitivityTier.RESTRICTED, CaseClass.GENERAL, "res"),
-        ],
-    )
-    return env
+    return public_and_restricted_env(engine, tmp_path / "home")
 
 
 def _on_event_loop() -> bool:
