@@ -568,6 +568,26 @@ def _start_server(
         time.sleep(0.3)
 
 
+def _measured_load(
+    server: subprocess.Popen, spec: Path, args: argparse.Namespace, rate: float | None
+) -> dict[str, Any]:
+    """One load run, with the server's and PostgreSQL's CPU time per answered request:
+    comparable across runs at different load averages, unlike latency (a busy machine lends
+    less CPU)."""
+    datadir = getattr(args, "pg_datadir", None)
+    cpu_before, db_before = _server_cpu_s(server.pid), _postgres_cpu_s(datadir)
+    r = run_load(spec, args.clients, args.duration, rate)
+    cpu_after, db_after = _server_cpu_s(server.pid), _postgres_cpu_s(datadir)
+    served = r["n"] + r["errors"]
+    r["server_cpu_ms"] = 1000 * (cpu_after - cpu_before) / served if served else None
+    r["db_cpu_ms"] = (
+        1000 * (db_after - db_before) / served
+        if served and db_before is not None and db_after is not None
+        else None
+    )
+    return r
+
+
 def speed_probe() -> float:
     """CPU seconds of a fixed Python loop: how fast the (shared) machine runs right now. A
     slow phase shows here before it shows in any latency."""
@@ -604,23 +624,8 @@ def _alternate(
                 order = ("this", "peer") if i % 2 == 0 else ("peer", "this")
                 for code in order:
                     probe = speed_probe()
-                    server = servers[code][0]
-                    cpu_before = _server_cpu_s(server.pid)
-                    db_before = _postgres_cpu_s(getattr(args, "pg_datadir", None))
-                    r = run_load(specs[code], args.clients, args.duration, rate)
-                    served = r["n"] + r["errors"]
-                    db_after = _postgres_cpu_s(getattr(args, "pg_datadir", None))
-                    r.update(
-                        code=code,
-                        round=i,
-                        speed_probe_s=probe,
-                        server_cpu_ms=1000 * (_server_cpu_s(server.pid) - cpu_before) / served
-                        if served
-                        else None,
-                        db_cpu_ms=1000 * (db_after - db_before) / served
-                        if served and db_before is not None and db_after is not None
-                        else None,
-                    )
+                    r = _measured_load(servers[code][0], specs[code], args, rate)
+                    r.update(code=code, round=i, speed_probe_s=probe)
                     runs.append(r)
                     print(f"[{name}/repeat {i}/{code}] {r}", flush=True)
     finally:
@@ -653,21 +658,7 @@ def _bench_server(
                 loads = [("closed", None)] + [(f"open@{rate:g}", rate) for rate in args.rates]
                 for mode, rate in loads:
                     print(f"[{name}/{code}] {scenario} {mode} loop ...", flush=True)
-                    cpu_before = _server_cpu_s(server.pid)
-                    db_before = _postgres_cpu_s(getattr(args, "pg_datadir", None))
-                    r = run_load(spec, args.clients, args.duration, rate)
-                    # The server's own CPU per answered request: comparable across runs at
-                    # different load averages, unlike latency (a busy machine lends less CPU).
-                    served = r["n"] + r["errors"]
-                    r["server_cpu_ms"] = (
-                        1000 * (_server_cpu_s(server.pid) - cpu_before) / served if served else None
-                    )
-                    db_after = _postgres_cpu_s(getattr(args, "pg_datadir", None))
-                    r["db_cpu_ms"] = (
-                        1000 * (db_after - db_before) / served
-                        if served and db_before is not None and db_after is not None
-                        else None
-                    )
+                    r = _measured_load(server, spec, args, rate)
                     results["http"][f"{code}/{scenario}/{mode}"] = r
                     print(f"[{name}/{code}]   {r}", flush=True)
     finally:

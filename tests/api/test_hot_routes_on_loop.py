@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.api.support import add_token, add_user, public_and_restricted_env
-from tocsin.api import records
 from tocsin.api.routers import events as events_router
 from tocsin.security.policies import Role
 from tocsin.store.schema_security import audit_log
@@ -46,7 +45,7 @@ def test_the_endpoints_are_coroutines() -> None:
 def test_search_and_record_read_on_the_loop_and_audit_before_answering(env, monkeypatch) -> None:
     token = add_token(env, add_user(env, "cmd", Role.COMMANDER), ("read",))
     seen: list[bool] = []
-    page, one = records.load_page, records.load_one
+    page, one = events_router.load_page, events_router.load_one
 
     def page_on(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         seen.append(_on_event_loop())
