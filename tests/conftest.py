@@ -64,11 +64,13 @@ def pg_cluster() -> Iterator[Cluster]:
         cluster.stop()
 
 
-def fresh_postgres_database(cluster: Cluster) -> str:
+def fresh_postgres_database(cluster: Cluster, *, migrated: bool = True) -> str:
+    """A new database: a copy of the migrated template, or (``migrated=False``) an empty one."""
     name = f"t_{os.getpid()}_{next(_db_counter)}"
+    template = " TEMPLATE tocsin_template" if migrated else ""
     engine = create_engine(cluster.url(), isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE tocsin_template'))
+        conn.execute(text(f'CREATE DATABASE "{name}"{template}'))
     engine.dispose()
     return cluster.url(name)
 

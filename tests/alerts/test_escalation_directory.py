@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -23,7 +24,7 @@ from tocsin.alerts.delivery.sms import SmsSender
 from tocsin.alerts.delivery.smtp import SmtpSender, SmtpSettings
 from tocsin.alerts.delivery.worker import DeliveryWorker
 from tocsin.alerts.directory import ContactIn, recipients_for_roles, set_contact
-from tocsin.alerts.triggers.config import parse_triggers
+from tocsin.alerts.triggers.config import TriggerConfigError, parse_triggers
 from tocsin.domain.taxonomy import CaseClass
 from tocsin.domain.taxonomy import SensitivityTier as Tier
 from tocsin.security import users as accounts
@@ -59,7 +60,7 @@ def _user(conn, keys: KeyRing, name: str, role: Role, **contact: str) -> int:  #
         now=T0,
     )
     if contact:
-        set_contact(conn, user.id, ContactIn(**contact), Actor("test-setup"), T0)
+        set_contact(conn, user.id, ContactIn(**contact), Actor("test-setup"), keys, T0)
     return user.id
 
 
@@ -147,6 +148,7 @@ def test_tm_84_escalation_reaches_directory_addresses_redacted_to_each_role(
         engine,
         {"email": SmtpSender(settings), "sms": SmsSender(gateway)},
         clock=Clock(T0 + timedelta(hours=1, minutes=2)),
+        keys=KeyRing(tmp_path / "keys"),
     )
     result = worker.run_once()
     assert (result.delivered, result.dead) == (4, 1)
@@ -225,3 +227,40 @@ def test_tm_83_contact_cli_set_show_clear_and_bad_input(tmp_path: Path) -> None:
     assert "has no alert contact" in run("users", "contact", "show", "po9").output
     audit = run("audit", "verify", "--json")
     assert audit.exit_code == 0 and json.loads(audit.output)["ok"] is True
+
+
+def test_notices_link_to_the_alerts_page_when_the_public_url_is_set(engine, tmp_path: Path) -> None:  # noqa: ANN001
+    ids = _staff(engine, tmp_path)
+    alert_id = _issued(engine, Tier.RESTRICTED, CaseClass.CHILDREN)
+    cfg = parse_triggers(LADDER_CONFIG + "public_url: https://tocsin.mission.example/\n")
+    cfg = cfg.model_copy(update={"triggers": cfg.triggers[:1], "channels": ()})
+    service.evaluate_round(engine, cfg, now=T0 + timedelta(hours=1, minutes=1))
+    with engine.connect() as conn:
+        query = select(alert_deliveries.c.channel, alert_deliveries.c.payload)
+        payloads = {r.channel: r.payload for r in conn.execute(query)}
+    link = "Sign in to see it: https://tocsin.mission.example/alerts Ref "
+    assert link in payloads[f"user-{ids['cmd']}-email"]  # a notice, by e-mail
+    sms = payloads[f"user-{ids['fr']}-sms"]  # a notice, by SMS: the link is never cut
+    assert link in sms and sms.endswith("on purpose.") and alert_id not in sms
+    assert "mission.example/alerts" not in payloads[f"user-{ids['po']}-sms"]  # the full alert
+
+
+def test_the_public_url_is_checked() -> None:
+    def parsed(value: str) -> str | None:
+        return parse_triggers(LADDER_CONFIG + f"public_url: '{value}'\n").public_url
+
+    assert parsed("https://tocsin.mission.example/") == "https://tocsin.mission.example"
+    assert parsed("https://mission.example/tocsin") == "https://mission.example/tocsin"
+    assert parsed("http://127.0.0.1:8000") == "http://127.0.0.1:8000"
+    for bad in (
+        "http://tocsin.mission.example",  # clear text off this machine
+        "javascript:alert(1)",
+        "https://user:pw@tocsin.mission.example",
+        "https://tocsin.mission.example/?next=https://evil.example",
+        "https://tocsin.mission.example/#x",
+        "https:///alerts",
+        "https://tocsin.mission.example/a b",
+        "https://tocsin.mission.example/" + "a" * 200,
+    ):
+        with pytest.raises(TriggerConfigError):
+            parsed(bad)

@@ -169,6 +169,7 @@ def escalate_stored(
     channels: Iterable[Channel] = (),
     sender: str = "tocsin",
     directory: bool = True,
+    public_url: str | None = None,
 ) -> StepResult | None:
     """Take the ladder steps now due and queue the alert for the recipients standing for the
     roles each step notifies: channels of the trigger file that declare those roles (redacted
@@ -195,7 +196,7 @@ def escalate_stored(
             skipped.update(result.skipped)
         if directory:
             personal = enqueue_for_roles(
-                conn, after, step.notify, level=level, sender=sender, now=now
+                conn, after, step.notify, level=level, sender=sender, now=now, public_url=public_url
             )
             enqueued += personal.dispatch.enqueued
             already += personal.dispatch.already_queued

@@ -193,11 +193,14 @@ def deliver_command(
     """Run the delivery worker once: send what is due on the channels configured here."""
     from tocsin.alerts.delivery.worker import DeliveryWorker
     from tocsin.alerts.settings import build_senders
+    from tocsin.config import home
+    from tocsin.security.keys import KeyRing
 
     with _clear_errors():
         cfg = _config(config_path)
         senders = build_senders(cfg)
-        report = DeliveryWorker(_engine(), senders).run_once(limit=limit, only_equipped=True)
+        worker = DeliveryWorker(_engine(), senders, keys=KeyRing(home()))
+        report = worker.run_once(limit=limit, only_equipped=True)
     missing = sorted({c.kind for c in cfg.channels} - set(senders))
     out.print(
         f"{report.delivered} delivered, {report.retried} to retry, {report.dead} dead-lettered"

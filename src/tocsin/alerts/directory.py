@@ -6,11 +6,15 @@ staff members' personal data:
 
 - validated strictly (``ContactIn``: unknown fields refused, one plain e-mail address, an E.164
   number, nothing oversized);
+- stored encrypted (AES-GCM under the data key, bound to the user and the field, so a value
+  copied onto another row does not open), and decrypted only for an admin reading the directory
+  and for the delivery worker at the moment it sends (TM-88). Escalation deliveries name the
+  user (``directory:user:<id>``), not the address;
 - never logged and never in a URL (the API takes them in a request body);
 - the audit ledger records that a contact was set, changed or cleared, and by whom, never the
   address itself (``user.contact_set`` / ``user.contact_clear``, details of flags only).
 
-Tables: ``tocsin.store.schema_user_contacts`` (migration 0007).
+Tables: ``tocsin.store.schema_user_contacts`` (migrations 0007, 0009).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from tocsin.alerts.delivery.sms import check_phone_number
 from tocsin.alerts.delivery.smtp import check_email_address
 from tocsin.security import audit
 from tocsin.security.audit import Actor
+from tocsin.security.keys import KeyRing
 from tocsin.security.policies import Role
 from tocsin.store.schema_security import users
 from tocsin.store.schema_user_contacts import user_contacts
@@ -91,23 +96,59 @@ class Contact:
 
 @dataclass(frozen=True)
 class Recipient:
-    """An active user reached on escalation, with the role that decides what they may read."""
+    """An active user reached on escalation, with the role that decides what they may read,
+    and the kinds of address they have (the addresses stay sealed until a delivery is sent)."""
 
     user_id: int
     role: Role
-    email: str | None
-    phone: str | None
+    has_email: bool
+    has_phone: bool
+
+
+_FIELD: dict[str, str] = {"email": "email", "sms": "phone"}
+
+
+def _context(user_id: int, field: str) -> str:
+    # Same text as migration 0009, which encrypted the addresses stored before it.
+    return f"user_contacts:{user_id}:{field}"
+
+
+def _seal(keys: KeyRing, user_id: int, field: str, value: str | None) -> str | None:
+    return None if value is None else keys.encrypt(value, _context(user_id, field))
+
+
+def _open(keys: KeyRing, user_id: int, field: str, token: str | None) -> str | None:
+    return None if token is None else keys.decrypt(token, _context(user_id, field))
 
 
 def _aware(dt: datetime) -> datetime:
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
 
-def get_contact(conn: Connection, user_id: int) -> Contact | None:
+def get_contact(conn: Connection, user_id: int, keys: KeyRing) -> Contact | None:
     row = conn.execute(select(user_contacts).where(user_contacts.c.user_id == user_id)).first()
     if row is None:
         return None
-    return Contact(row.user_id, row.email, row.phone, _aware(row.updated_at))
+    return Contact(
+        row.user_id,
+        _open(keys, row.user_id, "email", row.email_enc),
+        _open(keys, row.user_id, "phone", row.phone_enc),
+        _aware(row.updated_at),
+    )
+
+
+def address_of(conn: Connection, user_id: int, kind: str, keys: KeyRing) -> str | None:
+    """The user's current address of ``kind`` (``email`` or ``sms``), for the delivery worker;
+    None if the account is disabled or gone, or has no such address any more."""
+    field = _FIELD.get(kind)
+    if field is None:
+        return None
+    token = conn.scalar(
+        select(user_contacts.c[f"{field}_enc"])
+        .select_from(users.join(user_contacts, user_contacts.c.user_id == users.c.id))
+        .where(users.c.id == user_id, users.c.disabled_at.is_(None))
+    )
+    return _open(keys, user_id, field, token)
 
 
 def set_contact(
@@ -115,13 +156,18 @@ def set_contact(
     user_id: int,
     contact: ContactIn,
     actor: Actor,
+    keys: KeyRing,
     now: datetime | None = None,
 ) -> Contact:
     """Replace the user's contact (both fields) and ledger that it changed, in the caller's
     transaction. The user must exist (the caller checks, to answer 404)."""
     now = now or datetime.now(UTC)
-    before = get_contact(conn, user_id)
-    values = {"email": contact.email, "phone": contact.phone, "updated_at": now}
+    before = get_contact(conn, user_id, keys)
+    values = {
+        "email_enc": _seal(keys, user_id, "email", contact.email),
+        "phone_enc": _seal(keys, user_id, "phone", contact.phone),
+        "updated_at": now,
+    }
     if before is None:
         conn.execute(insert(user_contacts).values(user_id=user_id, **values))
     else:
@@ -165,9 +211,14 @@ def recipients_for_roles(conn: Connection, roles: Collection[str]) -> list[Recip
     if not known:
         return []
     rows = conn.execute(
-        select(users.c.id, users.c.role, user_contacts.c.email, user_contacts.c.phone)
+        select(
+            users.c.id,
+            users.c.role,
+            user_contacts.c.email_enc.is_not(None).label("has_email"),
+            user_contacts.c.phone_enc.is_not(None).label("has_phone"),
+        )
         .select_from(users.join(user_contacts, user_contacts.c.user_id == users.c.id))
         .where(users.c.role.in_(known), users.c.disabled_at.is_(None))
         .order_by(users.c.id)
     )
-    return [Recipient(r.id, Role(r.role), r.email, r.phone) for r in rows]
+    return [Recipient(r.id, Role(r.role), bool(r.has_email), bool(r.has_phone)) for r in rows]

@@ -13,9 +13,11 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from tocsin import config
 from tocsin.alerts.directory import ContactIn, clear_contact, get_contact, set_contact
 from tocsin.security import users as accounts
 from tocsin.security.audit import Actor
+from tocsin.security.keys import KeyRing
 from tocsin.security.txn import write_transaction
 from tocsin.store.db import make_engine
 
@@ -53,16 +55,17 @@ def set_(
     if email is None and phone is None:
         _fail("give --email, --phone or both", 2)
     engine = make_engine()
+    keys = KeyRing(config.home())
     try:
         with write_transaction(engine) as conn:
             user = accounts.require_user(conn, username)
-            before = get_contact(conn, user.id)
+            before = get_contact(conn, user.id, keys)
             merged = {
                 "email": email if email is not None else (before.email if before else None),
                 "phone": phone if phone is not None else (before.phone if before else None),
             }
             contact = ContactIn.model_validate(merged)
-            set_contact(conn, user.id, contact, Actor.cli())
+            set_contact(conn, user.id, contact, Actor.cli(), keys)
     except ValidationError as exc:
         _fail(describe_errors(exc), 2)
     except accounts.AccountError as exc:
@@ -83,7 +86,7 @@ def show(
             user = accounts.require_user(conn, username)
         except accounts.AccountError as exc:
             _fail(str(exc))
-        contact = get_contact(conn, user.id)
+        contact = get_contact(conn, user.id, KeyRing(config.home()))
     if as_json:
         print(json.dumps(contact.as_dict() if contact else None, default=str))
         return

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, select
 
 from tocsin.alerts.delivery.worker import DeliveryWorker, WorkerReport
 from tocsin.alerts.settings import AlertsNotConfigured, build_senders, load_config
+from tocsin.security.keys import KeyRing
 from tocsin.store.schema_security import audit_log
 
 if TYPE_CHECKING:
@@ -40,7 +41,12 @@ def last_round_at(engine: Engine) -> datetime | None:
 
 
 def run_alerts_if_due(
-    engine: Engine, now: datetime, interval: timedelta, *, config_path: Path | None = None
+    engine: Engine,
+    now: datetime,
+    interval: timedelta,
+    *,
+    config_path: Path | None = None,
+    keys: KeyRing | None = None,
 ) -> tuple[RoundReport, WorkerReport] | None:
     """One round if due; ``None`` when not due or when no trigger file is configured."""
     last = last_round_at(engine)
@@ -56,7 +62,7 @@ def run_alerts_if_due(
     from tocsin.alerts.service import evaluate_round
 
     report = evaluate_round(engine, cfg, now=now)
-    worker = DeliveryWorker(engine, build_senders(cfg), clock=lambda: now)
+    worker = DeliveryWorker(engine, build_senders(cfg), clock=lambda: now, keys=keys)
     delivered = worker.run_once(only_equipped=True)
     log.info(
         "alert round: %d new, %d issued, %d escalated, %d delivered",

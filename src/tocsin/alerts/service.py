@@ -216,7 +216,13 @@ def _store(
             report.queued += len(step.dispatch.enqueued)
     for overdue in repo.overdue_alerts(conn, now):
         step_e = escalate_stored(
-            conn, overdue, ladder=ladder, now=now, channels=channels, sender=cfg.sender
+            conn,
+            overdue,
+            ladder=ladder,
+            now=now,
+            channels=channels,
+            sender=cfg.sender,
+            public_url=cfg.public_url,
         )
         if step_e is not None:
             ledger.extend(step_e.ledger(SYSTEM_ACTOR))

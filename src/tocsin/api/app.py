@@ -199,6 +199,8 @@ def run_maintenance(services: Services) -> None:
         log.exception("maintenance round failed")
     if services.settings.alerts_interval is not None:
         try:
-            run_alerts_if_due(services.engine, now, services.settings.alerts_interval)
+            run_alerts_if_due(
+                services.engine, now, services.settings.alerts_interval, keys=services.keys
+            )
         except Exception:  # an alert round that fails is retried at the next maintenance
             log.exception("alert round failed")

@@ -1,15 +1,19 @@
 """The staff directory for alert escalation: where each user account is reached.
 
 One row per user with an e-mail address and/or an E.164 phone number for alerts. These are
-staff members' personal data: they are read only to address deliveries and by admins, never
-logged, never put in a URL, and the audit ledger records *that* they changed, not the values.
+staff members' personal data, so both are stored encrypted (AES-GCM under the data key of
+``tocsin.security.keys``, bound to the user and the field): a copy of the database alone does not
+say how to reach the mission's protection staff. They are decrypted only to address a delivery
+and for admins, never logged, never put in a URL, and the audit ledger records *that* they
+changed, not the values.
 
-Migration: ``migrations/versions/0007_user_contacts.py`` must produce exactly this table.
+Migrations: ``0007_user_contacts.py`` and ``0009_sealed_staff_addresses.py`` must produce exactly
+this table.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, Table
+from sqlalchemy import Column, DateTime, ForeignKey, Integer, Table, Text
 
 from tocsin.store.schema import metadata
 
@@ -24,7 +28,7 @@ user_contacts = Table(
         ForeignKey("users.id", ondelete="CASCADE"),
         primary_key=True,
     ),
-    Column("email", String(254)),
-    Column("phone", String(16)),  # E.164: '+' and at most 15 digits
+    Column("email_enc", Text),  # ciphertext of one e-mail address
+    Column("phone_enc", Text),  # ciphertext of an E.164 number
     Column("updated_at", TZ, nullable=False),
 )

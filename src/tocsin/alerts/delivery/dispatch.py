@@ -10,6 +10,7 @@ from typing import Literal
 from sqlalchemy import Connection
 
 from tocsin.alerts.cap import CAP_MIME, build_cap
+from tocsin.alerts.delivery.addressing import target_user
 from tocsin.alerts.delivery.queue import enqueue
 from tocsin.alerts.delivery.sms import check_phone_number, fit_sms
 from tocsin.alerts.delivery.smtp import EMAIL_CONTENT_TYPE, check_email_address, email_payload
@@ -38,6 +39,8 @@ class Channel:
     case_classes: frozenset[CaseClass] = frozenset({CaseClass.GENERAL})
 
     def __post_init__(self) -> None:
+        if self.kind in ("email", "sms") and target_user(self.target) is not None:
+            return  # a user of the staff directory, addressed when sent (addressing)
         if self.kind == "webhook":
             check_webhook_url(self.target, allow_http=self.allow_http)
         elif self.kind == "email":

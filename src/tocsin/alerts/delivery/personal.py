@@ -10,8 +10,10 @@ other), at the detail that user's role may read:
 - not cleared: a notice that says only that an alert needs attention and to sign in, with a
   short reference; no headline, area, severity or text.
 
-Each row is ledgered (``alert.escalation_delivery``: user id, kind, full or notice, delivery id),
-never with the address.
+Rows name the user (``directory:user:<id>``), not the address: the worker looks it up, sealed in
+the directory, when it sends (``addressing``, TM-88). Each row is ledgered
+(``alert.escalation_delivery``: user id, kind, full or notice, delivery id), never with the
+address.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection
 
 from tocsin.alerts.access import ALERT_ROLES, AlertAction
+from tocsin.alerts.delivery.addressing import user_target
 from tocsin.alerts.delivery.dispatch import Channel, DispatchResult, enqueue_alert
 from tocsin.alerts.delivery.queue import enqueue
 from tocsin.alerts.delivery.sms import fit_sms
@@ -36,12 +39,25 @@ NOTICE_SUBJECT = "[Tocsin] An alert needs attention"
 PERSONAL_MAX_ATTEMPTS = 8
 
 
-def notice_text(alert: Alert) -> str:
-    """What an uncleared recipient gets: that something needs attention, nothing of what."""
+def notice_text(alert: Alert, public_url: str | None = None) -> str:
+    """What an uncleared recipient gets: that something needs attention, nothing of what. With
+    the server's ``public_url`` (trigger file), a link to the alerts page, which asks them to
+    sign in and lists only what their role may read. The link names no alert: the sign-in
+    redirect keeps alert ids out of URLs, and the reference finds it in the list."""
+    where = f" Sign in to see it: {public_url}/alerts" if public_url else " Sign in to see it."
     return (
-        f"An alert needs attention in Tocsin. Sign in to see it. Ref {alert.id[:8]}.\n"
+        f"An alert needs attention in Tocsin.{where} Ref {alert.id[:8]}.\n"
         "This message holds no details on purpose."
     )
+
+
+def _sms_notice(text: str) -> str:
+    # One segment without a link; with one, as many as keep the link whole (at most 3).
+    for segments in (1, 2, 3):
+        fitted = fit_sms(text, segments)
+        if not fitted.endswith("..."):
+            return fitted
+    return fitted
 
 
 def is_cleared(recipient: Recipient, alert: Alert) -> bool:
@@ -62,12 +78,12 @@ class PersonalDeliveries:
     entries: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
 
 
-def _addresses(r: Recipient) -> list[tuple[Literal["email", "sms"], str]]:
-    out: list[tuple[Literal["email", "sms"], str]] = []
-    if r.email:
-        out.append(("email", r.email))
-    if r.phone:
-        out.append(("sms", r.phone))
+def _kinds(r: Recipient) -> list[Literal["email", "sms"]]:
+    out: list[Literal["email", "sms"]] = []
+    if r.has_email:
+        out.append("email")
+    if r.has_phone:
+        out.append("sms")
     return out
 
 
@@ -79,6 +95,7 @@ def enqueue_for_roles(
     level: int,
     sender: str,
     now: datetime,
+    public_url: str | None = None,
 ) -> PersonalDeliveries:
     """Queue escalation ``level`` of ``alert`` for every active user of ``roles``."""
     out = PersonalDeliveries()
@@ -86,7 +103,8 @@ def enqueue_for_roles(
     for recipient in recipients_for_roles(conn, roles):
         cleared = is_cleared(recipient, alert)
         policy = policy_for(recipient.role)
-        for kind, target in _addresses(recipient):
+        target = user_target(recipient.user_id)
+        for kind in _kinds(recipient):
             name = f"user-{recipient.user_id}-{kind}"
             if cleared:
                 assert policy.max_tier is not None
@@ -104,7 +122,7 @@ def enqueue_for_roles(
                 row_ids = result.enqueued + result.already_queued
                 created = bool(result.enqueued)
             else:
-                text = notice_text(alert)
+                text = notice_text(alert, public_url)
                 row_id, created = enqueue(
                     conn,
                     alert_id=alert.id,
@@ -114,7 +132,7 @@ def enqueue_for_roles(
                     tier=alert.candidate.tier,  # the row's tier: what it is about, not its text
                     content_type=EMAIL_CONTENT_TYPE if kind == "email" else "text/plain",
                     subject=NOTICE_SUBJECT if kind == "email" else None,
-                    payload=email_payload(text, None) if kind == "email" else fit_sms(text, 1),
+                    payload=email_payload(text, None) if kind == "email" else _sms_notice(text),
                     now=now,
                     idempotency_key=":".join((alert.id, "Notice", occasion, name)),
                     max_attempts=PERSONAL_MAX_ATTEMPTS,

@@ -9,14 +9,17 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
+from tocsin.alerts.delivery.addressing import PREFIX, resolve
 from tocsin.alerts.delivery.queue import (
     DEAD,
+    DeliveryJob,
     RetryPolicy,
     claim_due,
     mark_delivered,
     mark_failed,
 )
 from tocsin.alerts.delivery.senders import DeliveryError, Sender
+from tocsin.security.keys import KeyRing
 
 
 @dataclass
@@ -28,7 +31,10 @@ class WorkerReport:
 
 class DeliveryWorker:
     """Claims in one short transaction, sends outside any transaction (a slow receiver must not
-    hold database locks), and records each outcome in its own transaction."""
+    hold database locks), and records each outcome in its own transaction.
+
+    ``keys`` opens the staff directory's addresses for escalation deliveries (rows that name a
+    user, ``addressing``); a worker without it leaves those rows to retry."""
 
     def __init__(
         self,
@@ -38,8 +44,10 @@ class DeliveryWorker:
         policy: RetryPolicy | None = None,
         rng: random.Random | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        keys: KeyRing | None = None,
     ) -> None:
         self._engine = engine
+        self._keys = keys
         self._senders = senders
         self._policy = policy or RetryPolicy()
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
@@ -59,7 +67,7 @@ class DeliveryWorker:
                 error = DeliveryError(f"no sender configured for {job.kind!r}", permanent=True)
             else:
                 try:
-                    sender.send(job)
+                    sender.send(self._addressed(job))
                 except DeliveryError as exc:
                     error = exc
                 except Exception as exc:  # noqa: BLE001 - any other failure is worth a retry
@@ -84,3 +92,9 @@ class DeliveryWorker:
                 else:
                     report.retried += 1
         return report
+
+    def _addressed(self, job: DeliveryJob) -> DeliveryJob:
+        if not job.target.startswith(PREFIX):
+            return job
+        with self._engine.connect() as conn:
+            return resolve(conn, job, self._keys)

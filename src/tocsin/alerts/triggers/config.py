@@ -12,6 +12,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -352,6 +353,22 @@ class ChannelConfig(_Strict):
         )
 
 
+_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+
+
+def check_public_url(url: str) -> str:
+    """The base address staff reach Tocsin at, without a trailing slash: https (http only on
+    this machine), a host, an optional path prefix, and nothing a link should not carry."""
+    parts = urlsplit(url)
+    if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in _LOOPBACK):
+        raise ValueError("public_url must use https (http only for localhost)")
+    if not parts.hostname or parts.username or parts.password:
+        raise ValueError("public_url needs a host and no user name or password")
+    if parts.query or parts.fragment or any(ch.isspace() for ch in url):
+        raise ValueError("public_url must not carry a query, a fragment or spaces")
+    return url.rstrip("/")
+
+
 class TriggerFile(_Strict):
     mission: str = Field(min_length=1, max_length=100)
     sender: str = Field(
@@ -370,6 +387,17 @@ class TriggerFile(_Strict):
     forecast_level: Literal["cm", "adm1", "adm2", "pgm"] | None = Field(
         default=None, description="level of the stored forecast runs to read (default: newest)"
     )
+    public_url: str | None = Field(
+        default=None,
+        max_length=200,
+        description="where staff open Tocsin (e.g. https://tocsin.mission.example): escalation "
+        "notices then link to the alert's page, which asks them to sign in",
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_public_url(value)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> TriggerFile:

@@ -2,8 +2,9 @@
 interactive session, like the rest of account administration).
 
 Addresses travel only in request and response bodies, never in the URL (access logs keep
-paths). Changes are ledgered without the address (``tocsin.alerts.directory``). Bodies forbid
-unknown fields; a malformed e-mail or phone number is a 422 that does not repeat the value.
+paths), and are stored encrypted (TM-88). Changes are ledgered without the address
+(``tocsin.alerts.directory``). Bodies forbid unknown fields; a malformed e-mail or phone number
+is a 422 that does not repeat the value.
 """
 
 from __future__ import annotations
@@ -61,9 +62,10 @@ def get_user_contact(
     response: Response,
     _admin: Principal = Depends(admin_session),
     uow: UnitOfWork = Depends(get_uow),
+    services: Services = Depends(get_services),
 ) -> dict[str, Any]:
     user = _user_or_404(uow, user_id)
-    contact = get_contact(uow.conn, user.id)
+    contact = get_contact(uow.conn, user.id, services.keys)
     if contact is None:
         raise HTTPException(404, "this user has no alert contact")
     response.headers.update(_NO_STORE)
@@ -87,7 +89,9 @@ def put_user_contact(
     services: Services = Depends(get_services),
 ) -> dict[str, Any]:
     user = _user_or_404(uow, user_id)
-    contact = set_contact(uow.conn, user.id, body, admin.actor(), services.settings.clock())
+    contact = set_contact(
+        uow.conn, user.id, body, admin.actor(), services.keys, services.settings.clock()
+    )
     response.headers.update(_NO_STORE)
     return contact.as_dict()
 
