@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from tests.alerts.helpers import SECRET, T0, candidate
@@ -32,7 +32,9 @@ from tocsin.security.audit import Actor
 from tocsin.security.keys import KeyRing
 from tocsin.security.passwords import fast_passwords_for_tests
 from tocsin.security.policies import Role
+from tocsin.store.db import make_engine
 from tocsin.store.schema_alerts import alert_deliveries
+from tocsin.store.schema_user_contacts import user_contacts
 
 NOTIFIED = "[protection_officer, commander, human_rights_officer, field_reporter, analyst]"
 LADDER_CONFIG = CONFIG.replace(
@@ -223,6 +225,18 @@ def test_tm_83_contact_cli_set_show_clear_and_bad_input(tmp_path: Path) -> None:
     assert run("users", "contact", "set", "po9").exit_code == 2
     assert run("users", "contact", "set", "nobody", "--email", "a@b.example").exit_code == 1
     assert run("users", "contact", "show", "nobody").exit_code == 1
+    # A stored value that does not open (another row's ciphertext): a clear error, and the way
+    # out is to give both fields again.
+    with make_engine().begin() as conn:
+        conn.execute(update(user_contacts).values(phone_enc=None))
+        email_enc = conn.scalar(select(user_contacts.c.email_enc))
+        conn.execute(update(user_contacts).values(phone_enc=email_enc))
+    shown = run("users", "contact", "show", "po9")
+    assert shown.exit_code == 1 and "does not open" in shown.output
+    partial = run("users", "contact", "set", "po9", "--email", "po9@mission.example")
+    assert partial.exit_code == 1 and "give both --email and" in " ".join(partial.output.split())
+    both = run("users", "contact", "set", "po9", "--email", "a@b.example", "--phone", "+23670000")
+    assert both.exit_code == 0, both.output
     assert run("users", "contact", "clear", "po9").exit_code == 0
     assert "has no alert contact" in run("users", "contact", "show", "po9").output
     audit = run("audit", "verify", "--json")

@@ -144,3 +144,37 @@ def test_csrf_token_is_needed_to_change_a_contact(env) -> None:  # noqa: ANN001
     login(env, admin)
     response = env.client.put(f"/api/v1/users/{admin.id}/contact", json={"phone": PHONE})
     assert response.status_code == 403
+
+
+def test_tm_88_a_contact_that_does_not_open_is_a_clear_503_and_can_be_replaced(env) -> None:  # noqa: ANN001
+    from sqlalchemy import update
+
+    from tocsin.store.schema_user_contacts import user_contacts
+
+    admin = add_user(env, "root1", Role.ADMIN)
+    officer = add_user(env, "po1", Role.PROTECTION_OFFICER)
+    other = add_user(env, "po2", Role.PROTECTION_OFFICER)
+    csrf = login(env, admin)
+    for user, email in ((officer, EMAIL), (other, "other@mission.example")):
+        put = env.client.put(
+            f"/api/v1/users/{user.id}/contact", json={"email": email}, headers=csrf
+        )
+        assert put.status_code == 200
+    with env.engine.begin() as conn:
+        stored = conn.scalar(
+            select(user_contacts.c.email_enc).where(user_contacts.c.user_id == other.id)
+        )
+        assert "mission.example" not in stored.lower()  # encrypted at rest
+        # Another user's ciphertext pasted onto this row: bound to its row, it does not open.
+        conn.execute(
+            update(user_contacts)
+            .where(user_contacts.c.user_id == officer.id)
+            .values(email_enc=stored)
+        )
+    url = f"/api/v1/users/{officer.id}/contact"
+    got = env.client.get(url)
+    assert got.status_code == 503 and "does not open" in got.json()["detail"]
+    assert "other@" not in got.text and "mission.example" not in got.text
+    again = env.client.put(url, json={"phone": PHONE}, headers=csrf)  # the way to recover
+    assert again.status_code == 200, again.text
+    assert env.client.get(url).json() == {**again.json()}

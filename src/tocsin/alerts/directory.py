@@ -23,6 +23,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from cryptography.exceptions import InvalidTag
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import Connection, delete, insert, select, update
 
@@ -30,7 +31,7 @@ from tocsin.alerts.delivery.sms import check_phone_number
 from tocsin.alerts.delivery.smtp import check_email_address
 from tocsin.security import audit
 from tocsin.security.audit import Actor
-from tocsin.security.keys import KeyRing
+from tocsin.security.keys import KeyRing, KeyStoreError
 from tocsin.security.policies import Role
 from tocsin.store.schema_security import users
 from tocsin.store.schema_user_contacts import user_contacts
@@ -117,8 +118,22 @@ def _seal(keys: KeyRing, user_id: int, field: str, value: str | None) -> str | N
     return None if value is None else keys.encrypt(value, _context(user_id, field))
 
 
+class SealedContactError(Exception):
+    """A stored address does not open with this key: the data key is not the one it was sealed
+    with, or the value was copied from another row. The message never holds the value."""
+
+
 def _open(keys: KeyRing, user_id: int, field: str, token: str | None) -> str | None:
-    return None if token is None else keys.decrypt(token, _context(user_id, field))
+    if token is None:
+        return None
+    try:
+        return keys.decrypt(token, _context(user_id, field))
+    except (KeyStoreError, InvalidTag, ValueError):
+        raise SealedContactError(
+            f"the stored {field} of user {user_id} does not open with this server's data key "
+            "(TOCSIN_DATA_KEY or $TOCSIN_HOME/keys): set the key it was stored with, or enter "
+            "the contact again"
+        ) from None
 
 
 def _aware(dt: datetime) -> datetime:
@@ -162,13 +177,17 @@ def set_contact(
     """Replace the user's contact (both fields) and ledger that it changed, in the caller's
     transaction. The user must exist (the caller checks, to answer 404)."""
     now = now or datetime.now(UTC)
-    before = get_contact(conn, user_id, keys)
+    exists = conn.scalar(select(user_contacts.c.user_id).where(user_contacts.c.user_id == user_id))
+    try:
+        before = get_contact(conn, user_id, keys)
+    except SealedContactError:
+        before = None  # unreadable (e.g. a lost key): replacing it is how an admin recovers
     values = {
         "email_enc": _seal(keys, user_id, "email", contact.email),
         "phone_enc": _seal(keys, user_id, "phone", contact.phone),
         "updated_at": now,
     }
-    if before is None:
+    if exists is None:
         conn.execute(insert(user_contacts).values(user_id=user_id, **values))
     else:
         conn.execute(

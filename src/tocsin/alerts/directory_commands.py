@@ -14,7 +14,13 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from tocsin import config
-from tocsin.alerts.directory import ContactIn, clear_contact, get_contact, set_contact
+from tocsin.alerts.directory import (
+    ContactIn,
+    SealedContactError,
+    clear_contact,
+    get_contact,
+    set_contact,
+)
 from tocsin.security import users as accounts
 from tocsin.security.audit import Actor
 from tocsin.security.keys import KeyRing
@@ -59,7 +65,8 @@ def set_(
     try:
         with write_transaction(engine) as conn:
             user = accounts.require_user(conn, username)
-            before = get_contact(conn, user.id, keys)
+            # Only an option left out needs the stored value (which may not open any more).
+            before = None if email and phone else get_contact(conn, user.id, keys)
             merged = {
                 "email": email if email is not None else (before.email if before else None),
                 "phone": phone if phone is not None else (before.phone if before else None),
@@ -70,6 +77,8 @@ def set_(
         _fail(describe_errors(exc), 2)
     except accounts.AccountError as exc:
         _fail(str(exc))
+    except SealedContactError as exc:
+        _fail(f"{exc} (give both --email and --phone to replace it)")
     what = [k for k in ("email", "phone") if getattr(contact, k)]
     console.print(f"contact of {user.username} set ({', '.join(what)})")
 
@@ -86,7 +95,10 @@ def show(
             user = accounts.require_user(conn, username)
         except accounts.AccountError as exc:
             _fail(str(exc))
-        contact = get_contact(conn, user.id, KeyRing(config.home()))
+        try:
+            contact = get_contact(conn, user.id, KeyRing(config.home()))
+        except SealedContactError as exc:
+            _fail(str(exc))
     if as_json:
         print(json.dumps(contact.as_dict() if contact else None, default=str))
         return

@@ -12,13 +12,12 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from cryptography.exceptions import InvalidTag
 from sqlalchemy import Connection
 
 from tocsin.alerts.delivery.queue import DeliveryJob
 from tocsin.alerts.delivery.senders import DeliveryError
-from tocsin.alerts.directory import address_of
-from tocsin.security.keys import KeyRing, KeyStoreError
+from tocsin.alerts.directory import SealedContactError, address_of
+from tocsin.security.keys import KeyRing
 
 PREFIX = "directory:user:"
 _TARGET = re.compile(r"^directory:user:([1-9][0-9]{0,9})$")
@@ -48,10 +47,10 @@ def resolve(conn: Connection, job: DeliveryJob, keys: KeyRing | None) -> Deliver
         raise DeliveryError("this worker has no data key to open directory addresses")
     try:
         address = address_of(conn, user_id, job.kind, keys)
-    except (KeyStoreError, InvalidTag, ValueError) as exc:
+    except SealedContactError:
         # A wrong key, or a value copied from another row: never send to a guessed address.
         raise DeliveryError(
-            f"the directory address of user {user_id} does not open ({type(exc).__name__})",
+            f"the directory address of user {user_id} does not open with this data key",
             permanent=True,
         ) from None
     if address is None:

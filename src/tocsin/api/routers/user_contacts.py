@@ -18,6 +18,7 @@ from tocsin.alerts.directory import (
     MAX_EMAIL_CHARS,
     MAX_PHONE_CHARS,
     ContactIn,
+    SealedContactError,
     clear_contact,
     get_contact,
     set_contact,
@@ -41,6 +42,7 @@ class ContactOut(Out):
 
 
 _NOT_FOUND = {404: {"model": Message}}
+_UNREADABLE = {503: {"model": Message, "description": "the stored contact does not open"}}
 _NO_STORE = {"cache-control": "no-store"}
 
 
@@ -54,7 +56,7 @@ def _user_or_404(uow: UnitOfWork, user_id: int) -> accounts.User:
 @router.get(
     "/users/{user_id}/contact",
     response_model=ContactOut,
-    responses=_NOT_FOUND,
+    responses=_NOT_FOUND | _UNREADABLE,
     summary="A user's e-mail and phone for alert escalation",
 )
 def get_user_contact(
@@ -65,7 +67,10 @@ def get_user_contact(
     services: Services = Depends(get_services),
 ) -> dict[str, Any]:
     user = _user_or_404(uow, user_id)
-    contact = get_contact(uow.conn, user.id, services.keys)
+    try:
+        contact = get_contact(uow.conn, user.id, services.keys)
+    except SealedContactError as exc:
+        raise HTTPException(503, str(exc)) from None
     if contact is None:
         raise HTTPException(404, "this user has no alert contact")
     response.headers.update(_NO_STORE)
