@@ -135,3 +135,26 @@ def test_directory_targets_are_strict() -> None:
     for bad in ("directory:user:0", "directory:user:-1", "directory:user:1 ", "directory:user:x",
                 "directory:user:12345678901", "po1@mission.example", "+236700000101"):  # fmt: skip
         assert target_user(bad) is None, bad
+
+
+class _QuotingGateway(RecordingGateway):
+    """A gateway whose failure quotes the number it was given, as real ones do."""
+
+    def send(self, to: str, text: str, *, reference: str):  # noqa: ANN201
+        raise RuntimeError(f"gateway timeout sending to {to}")
+
+
+def test_tm_88_a_failure_that_quotes_the_address_does_not_store_it(engine, tmp_path: Path) -> None:  # noqa: ANN001
+    _escalate(engine, tmp_path)
+    report = _sms_worker(engine, KeyRing(tmp_path / "keys"), _QuotingGateway()).run_once(
+        only_equipped=True
+    )
+    assert report.retried == 2
+    with engine.connect() as conn:
+        errors = list(
+            conn.scalars(
+                select(alert_deliveries.c.last_error).where(alert_deliveries.c.kind == "sms")
+            )
+        )
+    assert errors == ["RuntimeError: gateway timeout sending to <directory address>"] * 2
+    assert "+23670000010" not in _dump(engine, alert_deliveries)

@@ -22,6 +22,13 @@ from tocsin.alerts.delivery.senders import DeliveryError, Sender
 from tocsin.security.keys import KeyRing
 
 
+def _without(error: DeliveryError, address: str) -> DeliveryError:
+    """The error with a directory address taken out: senders may quote the address they were
+    given (a validation message, a gateway's reply), and the queue row must not keep it."""
+    text = str(error).replace(address, "<directory address>")
+    return DeliveryError(text, permanent=error.permanent)
+
+
 @dataclass
 class WorkerReport:
     delivered: int = 0
@@ -66,12 +73,16 @@ class DeliveryWorker:
             if sender is None:
                 error = DeliveryError(f"no sender configured for {job.kind!r}", permanent=True)
             else:
+                addressed = job
                 try:
-                    sender.send(self._addressed(job))
+                    addressed = self._addressed(job)
+                    sender.send(addressed)
                 except DeliveryError as exc:
                     error = exc
                 except Exception as exc:  # noqa: BLE001 - any other failure is worth a retry
                     error = DeliveryError(f"{type(exc).__name__}: {exc}")
+                if error is not None and addressed.target != job.target:
+                    error = _without(error, addressed.target)
             with self._engine.begin() as conn:
                 now = self._clock()
                 if error is None:
