@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 
 from cryptography.exceptions import InvalidTag
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, Row, delete, insert, select, update
 
 from tocsin.alerts.delivery.sms import check_phone_number
 from tocsin.alerts.delivery.smtp import check_email_address
@@ -140,10 +140,16 @@ def _aware(dt: datetime) -> datetime:
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
 
+def _row(conn: Connection, user_id: int) -> Row | None:
+    return conn.execute(select(user_contacts).where(user_contacts.c.user_id == user_id)).first()
+
+
 def get_contact(conn: Connection, user_id: int, keys: KeyRing) -> Contact | None:
-    row = conn.execute(select(user_contacts).where(user_contacts.c.user_id == user_id)).first()
-    if row is None:
-        return None
+    row = _row(conn, user_id)
+    return None if row is None else _contact(row, keys)
+
+
+def _contact(row: Row, keys: KeyRing) -> Contact:
     return Contact(
         row.user_id,
         _open(keys, row.user_id, "email", row.email_enc),
@@ -177,9 +183,9 @@ def set_contact(
     """Replace the user's contact (both fields) and ledger that it changed, in the caller's
     transaction. The user must exist (the caller checks, to answer 404)."""
     now = now or datetime.now(UTC)
-    exists = conn.scalar(select(user_contacts.c.user_id).where(user_contacts.c.user_id == user_id))
+    row = _row(conn, user_id)
     try:
-        before = get_contact(conn, user_id, keys)
+        before = None if row is None else _contact(row, keys)
     except SealedContactError:
         before = None  # unreadable (e.g. a lost key): replacing it is how an admin recovers
     values = {
@@ -187,7 +193,7 @@ def set_contact(
         "phone_enc": _seal(keys, user_id, "phone", contact.phone),
         "updated_at": now,
     }
-    if exists is None:
+    if row is None:
         conn.execute(insert(user_contacts).values(user_id=user_id, **values))
     else:
         conn.execute(
